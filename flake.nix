@@ -1,0 +1,85 @@
+{
+  description = "tasks-backend: a small task-tracking HTTP API, built by crane and shipped as a minimal OCI image";
+
+  inputs = {
+    # nixpkgs' own rustc is new enough for Cargo.toml's rust-version (see
+    # nix/package.nix), so there is no rust-overlay input.
+    nixpkgs.url = "github:NixOS/nixpkgs/nixpkgs-unstable";
+    crane.url = "github:ipetkov/crane";
+  };
+
+  outputs =
+    { nixpkgs, crane, ... }:
+    let
+      inherit (nixpkgs) lib;
+
+      # The image is a Linux image, so only Linux systems are offered; a plain
+      # genAttrs keeps flake-utils (and its `systems` input) out of the lock.
+      systems = [
+        "x86_64-linux"
+        "aarch64-linux"
+      ];
+
+      # Everything one system needs, in one place; each output picks from it.
+      forAllSystems =
+        f:
+        lib.genAttrs systems (
+          system:
+          let
+            pkgs = nixpkgs.legacyPackages.${system};
+            craneLib = crane.mkLib pkgs;
+            rust = import ./nix/package.nix {
+              inherit lib pkgs craneLib;
+              root = ./.;
+            };
+            image = pkgs.callPackage ./nix/image.nix { inherit (rust) tasks-backend; };
+          in
+          f {
+            inherit
+              pkgs
+              craneLib
+              rust
+              image
+              ;
+          }
+        );
+    in
+    {
+      # nix build            -> the service (result/bin/tasks-backend)
+      # nix build .#image    -> tasks-backend:nix, for `docker load < result`
+      packages = forAllSystems (
+        { rust, image, ... }:
+        {
+          default = rust.tasks-backend;
+          inherit image;
+        }
+      );
+
+      # nix flake check: the package, clippy, rustfmt, the test suite, the
+      # image, and the image's closure guard.
+      checks = forAllSystems (
+        { pkgs, rust, image, ... }:
+        rust.checks
+        // {
+          inherit (rust) tasks-backend;
+          inherit image;
+          closure = pkgs.callPackage ./nix/checks.nix { inherit (rust) tasks-backend; };
+        }
+      );
+
+      # nix develop: the same rustc, cargo, clippy and rustfmt as the checks,
+      # plus a PostgreSQL to point TASKS_TEST_POSTGRES_URL at, and jq.
+      devShells = forAllSystems (
+        { pkgs, craneLib, rust, ... }:
+        {
+          default = craneLib.devShell {
+            inherit (rust) checks;
+            packages = [
+              pkgs.postgresql
+              pkgs.jq
+            ];
+          };
+        }
+      );
+    };
+}

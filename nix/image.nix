@@ -1,0 +1,59 @@
+# The OCI image: the service's runtime closure, CA certificates, and
+# passwd/group entries for the service user. Nothing else: no shell, no
+# coreutils, no /tmp (the service needs none).
+#
+# Every value of the container contract (user, ids, port, env, entrypoint,
+# health check, labels, data directory) comes from ./contract.json, the one
+# place it is written; scripts/test-image.sh checks this image and the
+# Dockerfile.compat one against the same file.
+{ lib, dockerTools, tasks-backend }:
+let
+  contract = builtins.fromJSON (builtins.readFile ./contract.json);
+  inherit (contract) user;
+  uid = toString user.uid;
+  gid = toString user.gid;
+
+  # /etc/passwd, /etc/group (root, nobody and the service user) and
+  # /etc/nsswitch.conf, so the uid has a name for anything that asks. The
+  # user's line is the one Dockerfile.compat writes: home is the working
+  # directory, no login shell.
+  passwd = dockerTools.fakeNss.override {
+    extraPasswdLines = [ "${user.name}:x:${uid}:${gid}:${user.name}:${contract.workdir}:/sbin/nologin" ];
+    extraGroupLines = [ "${user.name}:x:${gid}:" ];
+  };
+
+  # `contents` links the package's bin/ into /bin, so the contract's binary
+  # path must be that of the package's main program.
+  binaryIsThePackages = lib.assertMsg (contract.binary == "/bin/${tasks-backend.meta.mainProgram}")
+    "contract.json's binary ${contract.binary} is not /bin/${tasks-backend.meta.mainProgram}";
+in
+assert binaryIsThePackages;
+dockerTools.buildLayeredImage {
+  inherit (contract) name;
+  tag = "nix";
+
+  contents = [
+    tasks-backend
+    # /etc/ssl/certs/ca-bundle.crt and ca-certificates.crt, for outbound TLS
+    # (e.g. PostgreSQL with sslmode=verify-full).
+    dockerTools.caCertificates
+    passwd
+    # No tzdata: nothing renders times in named zones (chrono, no chrono-tz);
+    # add pkgs.tzdata here if that changes.
+  ];
+
+  # The data directory, owned by the service user so SQLite can create its
+  # database there. Without enableFakechroot these commands run in the root
+  # of the new layer, hence the relative path. fakeroot alone is enough for
+  # chown, and it avoids proot and the /dev, /proc, /sys binds that
+  # enableFakechroot brings into the build.
+  fakeRootCommands = ''
+    mkdir -p .${contract.dataDir}
+    chown ${uid}:${gid} .${contract.dataDir}
+  '';
+
+  config = import ./image-config.nix contract;
+
+  # `created` stays at its default (1970-01-01T00:00:01Z): the image is
+  # reproducible, bit for bit, from the same inputs.
+}

@@ -1,0 +1,99 @@
+# The service, built by crane the way its quick-start does it: the
+# dependencies are compiled once (buildDepsOnly) and that target directory
+# is reused by the package and by every cargo check below, so a source change
+# rebuilds only this crate.
+#
+# root is the repository root (a path); the sources are filtered from it.
+{ lib, pkgs, craneLib, root }:
+let
+  cargoToml = lib.importTOML (root + "/Cargo.toml");
+  msrv = cargoToml.package.rust-version;
+
+  # cleanCargoSource keeps only *.rs, *.toml and Cargo.lock, so editing the
+  # README, the Nix files or the scripts does not rebuild the crate. Nothing in
+  # src/ embeds another kind of file today (the migrations are Rust code). If
+  # the code ever include_str!s SQL or JSON, or tests read fixture files,
+  # switch to lib.fileset.toSource with craneLib.fileset.commonCargoSources
+  # plus those files, or the sandboxed build will not see them.
+  src = craneLib.cleanCargoSource root;
+
+  commonArgs = {
+    inherit src;
+    strictDeps = true;
+    # No buildInputs: SQLite is compiled in (libsqlite3-sys "bundled", via
+    # sqlx's "sqlite" feature) and TLS is rustls with ring; both only need the
+    # C compiler that stdenv already provides. No OpenSSL, no pkg-config.
+  };
+
+  # Dependencies only; also runs `cargo test --no-run` so the dev-dependencies
+  # (reqwest, tempfile) are compiled once for the test check as well.
+  cargoArtifacts = craneLib.buildDepsOnly commonArgs;
+
+  tasks-backend = craneLib.buildPackage (
+    commonArgs
+    // {
+      inherit cargoArtifacts;
+      # The suite runs once, in checks.tests, not a second time here.
+      doCheck = false;
+      # The image holds this package's runtime closure, so it must not keep a
+      # path to the toolchain (crane's install hooks strip such references;
+      # this makes the build fail if one survives). checks.closure also
+      # checks by name and size.
+      disallowedReferences = [
+        pkgs.rustc
+        pkgs.rustc.unwrapped
+        pkgs.cargo
+      ];
+      meta = {
+        inherit (cargoToml.package) description;
+        license = lib.licenses.mit;
+        mainProgram = "tasks-backend";
+        platforms = lib.platforms.linux;
+      };
+    }
+  );
+
+  # Toolchain: nixpkgs' own rustc, no rust-overlay. Cargo.toml asks for
+  # rust-version 1.94 (sea-orm 2.0 needs it; config 0.15 needs 1.88). Rust 1.94
+  # was released in March 2026, and nixpkgs' compiler files show 1.96.1 and
+  # then 1.97.1 landing by mid-2026, so the nixpkgs-unstable pin of August 2026
+  # is well past it. Should the pin ever fall behind Cargo.toml, evaluation
+  # stops here with this message instead of the build failing half-way.
+  toolchainIsNewEnough = lib.assertMsg (lib.versionAtLeast pkgs.rustc.version msrv)
+    "nixpkgs' rustc ${pkgs.rustc.version} is older than Cargo.toml's rust-version ${msrv}: update the nixpkgs pin or add rust-overlay";
+in
+assert toolchainIsNewEnough;
+{
+  inherit tasks-backend;
+
+  # The cargo checks that `nix flake check` runs. Each is a separate
+  # derivation, so a lint failure blocks CI but not building the package.
+  checks = {
+    clippy = craneLib.cargoClippy (
+      commonArgs
+      // {
+        inherit cargoArtifacts;
+        cargoClippyExtraArgs = "--all-targets -- --deny warnings";
+      }
+    );
+
+    fmt = craneLib.cargoFmt { inherit src; };
+
+    # The whole suite with cargo test, as the project's CI runs it. The
+    # integration tests start the server on 127.0.0.1 (the Linux build
+    # sandbox has a private loopback) and run the built binary. The
+    # PostgreSQL tests skip: the sandbox sets no TASKS_TEST_POSTGRES_URL.
+    tests = craneLib.cargoTest (
+      commonArgs
+      // {
+        inherit cargoArtifacts;
+        # The sandbox's HOME (/homeless-shelter) does not exist; TMPDIR is
+        # already a writable build directory.
+        preBuild = ''
+          export HOME="$TMPDIR/home"
+          mkdir -p "$HOME"
+        '';
+      }
+    );
+  };
+}

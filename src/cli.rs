@@ -1,0 +1,106 @@
+//! The command line: parse arguments and settings, then serve or probe. Exit status:
+//! 0 on success, 1 on a runtime failure, 2 on a bad argument or setting.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::configuration::Settings;
+use crate::shutdown::ShutdownSignal;
+use crate::startup::{Application, StartupError};
+use crate::{healthcheck, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tasks-backend",
+    version,
+    about = "A small task-tracking HTTP API",
+    after_help = "Settings come from environment variables (DATABASE_URL, HOST, PORT, LOG_FORMAT, ...) \
+                  or a TOML file named by CONFIG_FILE; see README.md."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Ask the local server's /health; exit 0 on 200, 1 otherwise. For container health checks.
+    Healthcheck,
+}
+
+const EXIT_FAILURE: u8 = 1;
+const EXIT_BAD_SETTINGS: u8 = 2;
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("tasks-backend: {err}");
+            // Docker reads exit status 2 from a health check as reserved: a probe says 1.
+            let code = match command {
+                Command::Healthcheck => EXIT_FAILURE,
+                Command::Serve => EXIT_BAD_SETTINGS,
+            };
+            return ExitCode::from(code);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("tasks-backend: cannot start the async runtime: {err}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match command {
+        Command::Healthcheck => runtime.block_on(healthcheck::run(&settings)),
+        Command::Serve => {
+            telemetry::init(settings.log_format, &settings.log_level);
+            runtime.block_on(serve(settings))
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> ExitCode {
+    let mut shutdown = match ShutdownSignal::install() {
+        Ok(shutdown) => shutdown,
+        Err(err) => {
+            eprintln!("tasks-backend: cannot install signal handlers: {err}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let built = tokio::select! {
+        built = Application::build(&settings) => built,
+        () = shutdown.recv() => return ExitCode::SUCCESS,
+    };
+    let app = match built {
+        Ok(app) => app,
+        Err(err) => {
+            tracing::error!(error = %err, "start-up failed");
+            eprintln!("tasks-backend: {err}");
+            let code = match err {
+                StartupError::Settings(_) | StartupError::Bind { .. } => EXIT_BAD_SETTINGS,
+                StartupError::Database(_) => EXIT_FAILURE,
+            };
+            return ExitCode::from(code);
+        }
+    };
+    match app
+        .run_until_stopped(async move { shutdown.recv().await })
+        .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "server failed");
+            eprintln!("tasks-backend: server failed: {err}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}

@@ -1,0 +1,164 @@
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use tokio::sync::Mutex;
+
+use super::StoreError;
+use super::entity::task::{self, Column, Entity as Tasks};
+use crate::domain::{DueDate, NewTask, Task, TaskChanges, TaskDescription, TaskStatus, TaskTitle};
+
+/// The tasks table behind a small, domain-typed interface.
+#[derive(Clone)]
+pub struct TaskStore {
+    db: DatabaseConnection,
+    /// SQLite allows one writer at a time; taking turns here, instead of letting
+    /// connections race for the file lock, is what keeps `database is locked`
+    /// away from clients. PostgreSQL needs no such gate.
+    write_gate: Option<Arc<Mutex<()>>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TaskQuery {
+    pub status: Option<TaskStatus>,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+#[derive(Debug)]
+pub struct TaskPage {
+    pub items: Vec<Task>,
+    pub total: u64,
+}
+
+impl TaskStore {
+    pub fn new(db: DatabaseConnection) -> Self {
+        let write_gate = (db.get_database_backend() == DatabaseBackend::Sqlite)
+            .then(|| Arc::new(Mutex::new(())));
+        Self { db, write_gate }
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        Ok(self.db.ping().await?)
+    }
+
+    pub async fn create(&self, new: NewTask) -> Result<Task, StoreError> {
+        let now = now();
+        let row = task::ActiveModel {
+            title: Set(new.title.into_inner()),
+            description: Set(new.description.map(TaskDescription::into_inner)),
+            status: Set(new.status.as_str().to_owned()),
+            due_date: Set(new.due_date.map(DueDate::date)),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        let _turn = self.writer_turn().await;
+        to_task(row.insert(&self.db).await?)
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Option<Task>, StoreError> {
+        Tasks::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(to_task)
+            .transpose()
+    }
+
+    pub async fn list(&self, query: TaskQuery) -> Result<TaskPage, StoreError> {
+        let mut select = Tasks::find();
+        if let Some(status) = query.status {
+            select = select.filter(Column::Status.eq(status.as_str()));
+        }
+        let total = select.clone().count(&self.db).await?;
+        let items = select
+            .order_by_asc(Column::Id)
+            .limit(query.limit)
+            .offset(query.offset)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_task)
+            .collect::<Result<_, _>>()?;
+        Ok(TaskPage { items, total })
+    }
+
+    /// One UPDATE of just the given columns, so concurrent partial updates of
+    /// different fields never undo each other.
+    pub async fn update(&self, id: i64, changes: TaskChanges) -> Result<Option<Task>, StoreError> {
+        if changes.is_empty() {
+            return self.get(id).await;
+        }
+        let mut update = Tasks::update_many()
+            .col_expr(Column::UpdatedAt, Expr::value(now()))
+            .filter(Column::Id.eq(id));
+        if let Some(title) = changes.title {
+            update = update.col_expr(Column::Title, Expr::value(title.into_inner()));
+        }
+        if let Some(description) = changes.description {
+            update = update.col_expr(
+                Column::Description,
+                Expr::value(description.map(TaskDescription::into_inner)),
+            );
+        }
+        if let Some(status) = changes.status {
+            update = update.col_expr(Column::Status, Expr::value(status.as_str()));
+        }
+        if let Some(due_date) = changes.due_date {
+            update = update.col_expr(Column::DueDate, Expr::value(due_date.map(DueDate::date)));
+        }
+        let _turn = self.writer_turn().await;
+        update
+            .exec_with_returning(&self.db)
+            .await?
+            .into_iter()
+            .next()
+            .map(to_task)
+            .transpose()
+    }
+
+    pub async fn delete(&self, id: i64) -> Result<bool, StoreError> {
+        let _turn = self.writer_turn().await;
+        let result = Tasks::delete_by_id(id).exec(&self.db).await?;
+        Ok(result.rows_affected > 0)
+    }
+
+    /// Closes the pool; SQLite checkpoints its WAL as the last connection closes.
+    pub async fn close(self) -> Result<(), StoreError> {
+        Ok(self.db.close().await?)
+    }
+
+    async fn writer_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.write_gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        }
+    }
+}
+
+/// Millisecond precision: what every backend stores and returns unchanged.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+fn to_task(row: task::Model) -> Result<Task, StoreError> {
+    let corrupt = |reason: String| StoreError::CorruptRow { id: row.id, reason };
+    Ok(Task {
+        id: row.id,
+        title: TaskTitle::parse(&row.title).map_err(|e| corrupt(e.to_string()))?,
+        description: row
+            .description
+            .as_deref()
+            .map(TaskDescription::parse)
+            .transpose()
+            .map_err(|e| corrupt(e.to_string()))?,
+        status: TaskStatus::parse(&row.status).map_err(|e| corrupt(e.to_string()))?,
+        due_date: row.due_date.map(DueDate::from_date),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}

@@ -1,0 +1,73 @@
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Instant;
+
+use poem::http::StatusCode;
+use poem::middleware::PanicHandler;
+use poem::web::headers::{ContentLength, HeaderMapExt};
+use poem::{Endpoint, IntoResponse, Request, Response};
+
+use super::problem;
+
+/// Largest request body accepted; a task is far smaller.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Refuses bodies over [`MAX_BODY_BYTES`] with 413, whether or not the client sent a
+/// `Content-Length`, before any handler reads them.
+pub async fn limit_body<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
+    let too_large = || {
+        poem::Error::from_string(
+            format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        )
+    };
+    match req.headers().typed_get::<ContentLength>() {
+        Some(ContentLength(len)) if len > MAX_BODY_BYTES as u64 => return Err(too_large()),
+        Some(_) => {}
+        None => {
+            // Chunked or unsized: read it here, bounded, and hand it on in memory.
+            let body = req
+                .take_body()
+                .into_bytes_limit(MAX_BODY_BYTES)
+                .await
+                .map_err(|_| too_large())?;
+            req.set_body(body);
+        }
+    }
+    next.call(req).await.map(IntoResponse::into_response)
+}
+
+/// One log line per request: method, path, status, latency.
+pub async fn log_request<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = next.call(req).await.map(IntoResponse::into_response);
+    let status = match &response {
+        Ok(resp) => resp.status(),
+        Err(err) => err.status(),
+    };
+    tracing::info!(
+        method = %method,
+        path = %path,
+        status = status.as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+/// A panic in a handler becomes an opaque 500 problem; the process keeps serving.
+#[derive(Clone)]
+pub struct PanicToProblem;
+
+impl PanicHandler for PanicToProblem {
+    type Response = Response;
+
+    fn get_response(&self, _panic: Box<dyn Any + Send + 'static>) -> Response {
+        problem::problem_response(&poem::Error::from_string(
+            "handler panicked",
+            StatusCode::INTERNAL_SERVER_ERROR,
+        ))
+    }
+}

@@ -1,0 +1,54 @@
+//! The HTTP layer: OpenAPI operations, the docs, and the middleware that gives every
+//! request the same limits, logging and error shape.
+
+mod health;
+mod middleware;
+mod problem;
+mod tasks;
+
+use poem::middleware::CatchPanic;
+use poem::{Endpoint, EndpointExt, Route};
+use poem_openapi::{OpenApiService, Tags};
+
+pub use middleware::MAX_BODY_BYTES;
+pub use problem::{Problem, ProblemResponse};
+
+use crate::db::TaskStore;
+
+#[derive(Tags)]
+enum ApiTags {
+    /// Liveness and readiness.
+    Health,
+    /// Task tracking.
+    Tasks,
+}
+
+/// The whole HTTP application, ready to serve.
+pub fn app(store: TaskStore) -> impl Endpoint + 'static {
+    let api = OpenApiService::new(
+        (
+            health::HealthApi {
+                store: store.clone(),
+            },
+            tasks::TasksApi { store },
+        ),
+        "tasks-backend",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "A small task-tracking API. Every error is `application/problem+json` (RFC 9457): \
+         400 for any request that is malformed or breaks a rule, 404 for an unknown task \
+         or route, 405 for a wrong method, 413 for a body over 64 KiB, 415 for a body that \
+         is not JSON, 503 while the database is unreachable.",
+    );
+    let docs = api.swagger_ui();
+    let spec = api.spec_endpoint();
+    Route::new()
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .nest("/", api)
+        .around(middleware::limit_body)
+        .with(CatchPanic::new().with_handler(middleware::PanicToProblem))
+        .catch_all_error(problem::into_problem)
+        .around(middleware::log_request)
+}

@@ -1,0 +1,196 @@
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use reqwest::{Client, Response};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
+use tasks_backend::configuration::Settings;
+use tasks_backend::startup::Application;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct TestApp {
+    pub address: String,
+    pub database_url: String,
+    pub client: Client,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    /// Keeps the SQLite directory alive as long as the app.
+    _dir: Option<TempDir>,
+}
+
+/// The settings a test app runs with: port 0 on loopback, plus `overrides`.
+pub fn test_settings(overrides: &[(&str, &str)]) -> Settings {
+    let mut env: HashMap<String, String> =
+        [("HOST", "127.0.0.1"), ("PORT", "0"), ("LOG_LEVEL", "warn")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+    env.extend(
+        overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    Settings::from_env(env).expect("test settings are valid")
+}
+
+pub async fn spawn_sqlite() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("tasks.db").display());
+    let mut app = spawn(&url).await;
+    app._dir = Some(dir);
+    app
+}
+
+/// A fresh database on the server named by `TASKS_TEST_POSTGRES_URL`, one per test.
+pub async fn spawn_postgres() -> TestApp {
+    let url = fresh_postgres_database().await;
+    spawn(&url).await
+}
+
+pub async fn fresh_postgres_database() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let admin_url = std::env::var("TASKS_TEST_POSTGRES_URL")
+        .expect("TASKS_TEST_POSTGRES_URL must name a PostgreSQL server for these tests");
+    let name = format!(
+        "tasks_test_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    let admin = Database::connect(&admin_url)
+        .await
+        .expect("connect to PostgreSQL");
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .expect("drop old test database");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    let mut url = url::Url::parse(&admin_url).expect("TASKS_TEST_POSTGRES_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// Starts the real application on `database_url`, as `main` would.
+pub async fn spawn(database_url: &str) -> TestApp {
+    let settings = test_settings(&[("DATABASE_URL", database_url)]);
+    let app = Application::build(&settings).await.expect("app starts");
+    let port = app.port();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+
+        database_url: database_url.to_owned(),
+        client: Client::builder().no_proxy().build().expect("http client"),
+        stop: Some(stop),
+        server: Some(server),
+        _dir: None,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn patch_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("PATCH")
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("DELETE")
+    }
+
+    /// Creates a task and returns its JSON, failing the test unless it got 201.
+    pub async fn create_task(&self, body: Value) -> Value {
+        let response = self.post_json("/api/tasks", &body).await;
+        assert_eq!(response.status(), 201, "creating {body}");
+        response.json().await.expect("task JSON")
+    }
+
+    pub async fn task_count(&self) -> u64 {
+        let list: Value = self
+            .get("/api/tasks?limit=1")
+            .await
+            .json()
+            .await
+            .expect("list JSON");
+        list["total"].as_u64().expect("total")
+    }
+
+    /// Stops the server the way a signal does and waits for it to finish.
+    pub async fn stop(mut self) {
+        self.shut_down().await;
+    }
+
+    /// Stops the server but keeps its data directory, for restart tests.
+    pub async fn stop_keeping_data(mut self) -> Option<TempDir> {
+        self.shut_down().await;
+        self._dir.take()
+    }
+
+    async fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server ran cleanly");
+        }
+    }
+}
+
+/// Asserts an RFC 9457 problem response with `status`, and returns its body.
+pub async fn assert_problem(response: Response, status: u16, context: &str) -> Value {
+    assert_eq!(response.status(), status, "{context}");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json", "{context}");
+    let body: Value = response.json().await.expect("problem JSON");
+    assert_eq!(body["status"], status, "{context}: {body}");
+    assert_eq!(body["type"], "about:blank", "{context}: {body}");
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{context}: {body}"
+    );
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{context}: {body}"
+    );
+    body
+}

@@ -1,0 +1,42 @@
+//! One integration-test binary: every test starts the real application (or the real
+//! executable) on an ephemeral port and talks HTTP to it.
+//!
+//! API tests run twice, on SQLite and on PostgreSQL. The PostgreSQL copies are
+//! `#[ignore]`d unless asked for: `scripts/test.sh` starts a server, sets
+//! `TASKS_TEST_POSTGRES_URL` and passes `--include-ignored`.
+
+mod helpers;
+
+mod cli;
+mod errors;
+mod health;
+mod persistence;
+mod tasks;
+
+/// Declares each listed `async fn(&TestApp)` as a test on SQLite and one on PostgreSQL.
+#[macro_export]
+macro_rules! api_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let app = $crate::helpers::spawn_sqlite().await;
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL: set TASKS_TEST_POSTGRES_URL, run with --include-ignored"]
+                async fn $name() {
+                    let app = $crate::helpers::spawn_postgres().await;
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+    };
+}
