@@ -1,7 +1,9 @@
 use std::time::{Duration, Instant};
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+};
 use sea_orm_migration::MigratorTrait;
 
 use super::migrations::Migrator;
@@ -51,10 +53,33 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
             }
         }
     };
-    Migrator::up(&db, None)
+    migrate(&db, &options)
         .await
         .map_err(ConnectError::Migration)?;
     Ok(db)
+}
+
+/// The key of the PostgreSQL advisory lock that migrations run under ("tasks_mg").
+const MIGRATION_LOCK_KEY: i64 = 0x7461_736b_735f_6d67;
+
+/// Brings the schema up to date. Replicas that start together on one PostgreSQL
+/// database would otherwise race to create it, and all but one fail on a duplicate
+/// catalog entry; they take turns under a session advisory lock, held on a connection
+/// of its own (the pool may have just one) and released when that connection closes.
+async fn migrate(db: &DatabaseConnection, options: &ConnectOptions) -> Result<(), DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return Migrator::up(db, None).await;
+    }
+    let mut lock_options = options.clone();
+    lock_options.max_connections(1).min_connections(0);
+    let lock = Database::connect(lock_options).await?;
+    lock.execute_unprepared(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+        .await?;
+    let migrated = Migrator::up(db, None).await;
+    if let Err(err) = lock.close().await {
+        tracing::warn!(error = %err, "closing the migration lock connection failed");
+    }
+    migrated
 }
 
 fn connect_options(settings: &DatabaseSettings) -> ConnectOptions {

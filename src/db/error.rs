@@ -24,6 +24,20 @@ impl From<DbErr> for StoreError {
     }
 }
 
+/// Database error codes that mean "not now" rather than "never".
+fn is_transient(code: &str) -> bool {
+    if code.len() == 5 {
+        // PostgreSQL SQLSTATE (always five characters): connection exceptions
+        // (08...), shutdown or start-up in progress (57P...), out of disk or
+        // memory (53...).
+        return code.starts_with("08") || code.starts_with("57P") || code.starts_with("53");
+    }
+    // SQLite extended result codes (at most four digits); the low byte is the
+    // primary code: busy (5), locked (6), disk full (13).
+    code.parse::<i32>()
+        .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 13))
+}
+
 fn is_unavailable(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
@@ -34,14 +48,35 @@ fn is_unavailable(err: &DbErr) -> bool {
                 | sqlx::Error::PoolTimedOut
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::WorkerCrashed => true,
-                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-                    // PostgreSQL: connection exceptions (08...) and shutdown or
-                    // start-up in progress (57P01-57P03). SQLite: busy (5), locked (6).
-                    code.starts_with("08") || code.starts_with("57P") || code == "5" || code == "6"
-                }),
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| is_transient(&code)),
                 _ => false,
             }
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transient;
+
+    #[test]
+    fn transient_database_codes_are_told_from_the_rest() {
+        let cases = [
+            ("5", true, "SQLite busy"),
+            ("517", true, "SQLite busy snapshot (extended code)"),
+            ("6", true, "SQLite locked"),
+            ("13", true, "SQLite disk full"),
+            ("19", false, "SQLite constraint"),
+            ("2067", false, "SQLite unique constraint (extended code)"),
+            ("08006", true, "PostgreSQL connection failure"),
+            ("57P01", true, "PostgreSQL admin shutdown"),
+            ("53100", true, "PostgreSQL disk full"),
+            ("23505", false, "PostgreSQL unique violation"),
+            ("42P01", false, "PostgreSQL undefined table"),
+        ];
+        for (code, transient, why) in cases {
+            assert_eq!(is_transient(code), transient, "{why} ({code})");
+        }
     }
 }

@@ -3,8 +3,8 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use tokio::sync::Mutex;
 
@@ -58,7 +58,18 @@ impl TaskStore {
             ..Default::default()
         };
         let _turn = self.writer_turn().await;
-        to_task(row.insert(&self.db).await?)
+        // Not `row.insert()`: it reads the one row of INSERT ... RETURNING and stops,
+        // and SQLite commits (in autocommit mode) only when the statement is stepped
+        // to its end. A commit that then failed (disk full, I/O error) went unseen and
+        // the client got 201 for a row that was rolled back. Reading every returned
+        // row runs the statement to its end, so a failed commit is an error here.
+        let created = Tasks::insert(row)
+            .exec_with_returning_many(&self.db)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(StoreError::Internal(DbErr::RecordNotInserted))?;
+        to_task(created)
     }
 
     pub async fn get(&self, id: i64) -> Result<Option<Task>, StoreError> {

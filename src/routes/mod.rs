@@ -44,11 +44,13 @@ pub fn app(store: TaskStore) -> impl Endpoint + 'static {
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
     Route::new()
-        .at("/openapi.json", spec)
-        .nest("/docs", docs)
+        // GET only: any other method on these is 405, like everywhere else.
+        .at("/openapi.json", poem::get(spec))
+        .nest("/docs", poem::get(docs))
         .nest("/", api)
         .around(middleware::limit_body)
         .with(CatchPanic::new().with_handler(middleware::PanicToProblem))
         .catch_all_error(problem::into_problem)
+        .around(middleware::allow_on_405)
         .around(middleware::log_request)
 }

@@ -3,14 +3,20 @@
 //!
 //! API tests run twice, on SQLite and on PostgreSQL. The PostgreSQL copies are
 //! `#[ignore]`d unless asked for: `scripts/test.sh` starts a server, sets
-//! `TASKS_TEST_POSTGRES_URL` and passes `--include-ignored`.
+//! `TASKS_TEST_POSTGRES_URL` and passes `--include-ignored`. The load tests (`load`,
+//! 2 x 20 s) and the database-outage test (`faults`) are `#[ignore]`d as well, so a
+//! plain `cargo test` stays quick; `--include-ignored` runs them.
 
 mod helpers;
 
 mod cli;
 mod errors;
+mod faults;
 mod health;
+mod hostile;
+mod load;
 mod persistence;
+mod process;
 mod tasks;
 
 /// Declares each listed `async fn(&TestApp)` as a test on SQLite and one on PostgreSQL.

@@ -27,8 +27,8 @@ pub struct CreateTaskDto {
     /// Up to 10 000 characters.
     #[oai(validator(max_length = 10000))]
     pub description: Option<JsonString>,
-    /// Defaults to `todo`.
-    pub status: Option<TaskStatusDto>,
+    /// Defaults to `todo` when left out; `null` is refused.
+    pub status: MaybeUndefined<TaskStatusDto>,
     /// A date as `YYYY-MM-DD`.
     pub due_date: Option<JsonString>,
 }
@@ -106,7 +106,9 @@ impl TryFrom<CreateTaskDto> for NewTask {
                 .description
                 .map(|d| TaskDescription::parse(&d.0))
                 .transpose()?,
-            status: dto.status.map(TaskStatus::from).unwrap_or_default(),
+            status: required("status", dto.status)?
+                .map(TaskStatus::from)
+                .unwrap_or_default(),
             due_date: dto.due_date.map(|d| DueDate::parse(&d.0)).transpose()?,
         })
     }

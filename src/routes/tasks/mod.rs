@@ -71,7 +71,10 @@ impl TasksApi {
         )]
         limit: Query<u64>,
         /// How many matching tasks to skip.
-        #[oai(default, validator(maximum(value = "1000000000000")))]
+        #[oai(
+            default,
+            validator(minimum(value = "0"), maximum(value = "1000000000000"))
+        )]
         offset: Query<u64>,
     ) -> ApiResult<ListTasksResponse> {
         let query = TaskQuery {

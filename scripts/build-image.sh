@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Build the compat image from Dockerfile.compat with BuildKit.
+# Usage: scripts/build-image.sh [TAG]        (default tasks-backend:compat)
+# Env:
+#   DOCKER         client (default /usr/bin/docker if present, else docker)
+#   RUST_IMAGE     builder image; default: rust:1.95-slim-bookworm when present
+#                  or pullable, else the local stand-in from scripts/builder-image.sh
+#   CA_BUNDLE      CA bundle passed as BuildKit secret `cacert` (used only while
+#                  crates are fetched); default /etc/ssl/certs/ca-certificates.crt
+#                  when it exists; set CA_BUNDLE= (empty) to pass none
+#   BUILD_CONTEXT  build context directory (default: the repository root)
+set -euo pipefail
+
+if [[ -z "${DOCKER:-}" ]]; then
+  if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
+fi
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+tag="${1:-tasks-backend:compat}"
+context="${BUILD_CONTEXT:-$(dirname "$here")}"
+official="rust:1.95-slim-bookworm"
+standin="tasks-backend-builder:trixie-rust"
+
+if [[ -z "${RUST_IMAGE:-}" ]]; then
+  if "$DOCKER" image inspect "$official" >/dev/null 2>&1 \
+    || timeout 60 "$DOCKER" pull -q "$official" >/dev/null 2>&1; then
+    RUST_IMAGE="$official"
+  else
+    echo "build-image: $official cannot be pulled; using local stand-in $standin"
+    "$here/builder-image.sh" "$standin"
+    RUST_IMAGE="$standin"
+  fi
+fi
+
+args=(build -f "$context/Dockerfile.compat" --build-arg "RUST_IMAGE=$RUST_IMAGE" -t "$tag")
+ca="${CA_BUNDLE-/etc/ssl/certs/ca-certificates.crt}"
+if [[ -n "$ca" && -f "$ca" ]]; then
+  args+=(--secret "id=cacert,src=$ca")
+fi
+
+echo "build-image: building $tag from $context with RUST_IMAGE=$RUST_IMAGE"
+start=$SECONDS
+DOCKER_BUILDKIT=1 "$DOCKER" "${args[@]}" "$context"
+size="$("$DOCKER" image inspect -f '{{.Size}}' "$tag")"
+echo "build-image: $tag built in $((SECONDS - start))s, size $size bytes ($(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1e6 }') MB)"

@@ -1,0 +1,419 @@
+#!/usr/bin/env bash
+# Container contract tests for any local image of the service.
+# Usage: scripts/test-image.sh IMAGE
+# Prints `ok N ...` / `FAIL N ... (reason)` per check and ends with `N passed, M failed`.
+# Env:
+#   DOCKER    client (default /usr/bin/docker if present, else docker)
+#   CA_BUNDLE the CA bundle given to builds as a secret (default the host bundle);
+#             check 16 asserts that its locally added CAs are in no image layer
+#   SKIP_NO_DOCKERIGNORE_BUILD=1  skip check 4's rebuild of Dockerfile.compat
+#             from a copy of the repo without .dockerignore (CI never sets it)
+# Checks 1 and 4 read Dockerfile.compat and .dockerignore in this repository;
+# every other check looks only at the image, so a Nix-built image is judged alike.
+# Containers are reached only through ports published on 127.0.0.1.
+set -euo pipefail
+
+if [[ $# -ne 1 ]]; then
+  echo "usage: $0 IMAGE" >&2
+  exit 64
+fi
+image="$1"
+if [[ -z "${DOCKER:-}" ]]; then
+  if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
+fi
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+contract="$repo/nix/contract.json"
+run_id="tbtest-$$-$RANDOM"
+work="$(mktemp -d "${TMPDIR:-/tmp}/$run_id.XXXXXX")"
+passed=0 failed=0
+
+# Checks run in subshells, so what they create is recorded in a file.
+track() { echo "$1 $2" >>"$work/resources"; }
+cleanup() {
+  local kind name
+  for kind in container volume image; do
+    while read -r name; do
+      case "$kind" in
+        container) "$DOCKER" rm -f "$name" ;;
+        volume) "$DOCKER" volume rm -f "$name" ;;
+        image) "$DOCKER" rmi "$name" ;;
+      esac >/dev/null 2>&1 || true
+    done < <(sed -n "s/^$kind //p" "$work/resources" 2>/dev/null)
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+dk() { timeout 120 "$DOCKER" "$@"; }
+# start NAME [docker run options...] IMAGE [ARGS]: detached container $run_id-NAME
+start() {
+  local name="$run_id-$1"
+  shift
+  track container "$name"
+  dk run -d --name "$name" "$@" >/dev/null
+}
+volume() { track volume "$run_id-$1"; dk volume create "$run_id-$1" >/dev/null; }
+addr() { dk port "$run_id-$1" "$2/tcp" | grep '^127\.0\.0\.1:' | head -n 1; }
+# http METHOD URL [JSON]: prints "<status> <body>"; bounded by curl's timeouts
+http() {
+  local code data=()
+  [[ $# -lt 3 ]] || data=(-H 'content-type: application/json' --data "$3")
+  rm -f "$work/body"
+  code="$(curl -sS --connect-timeout 2 --max-time 3 -o "$work/body" -w '%{http_code}' \
+    -X "$1" "${data[@]}" "$2" 2>/dev/null)" || code="000"
+  echo "$code $(cat "$work/body" 2>/dev/null)"
+}
+# wait_health CONTAINER PORT SECONDS: until GET /health answers 200
+wait_health() {
+  local a i
+  for ((i = 0; i < $3 * 5; i++)); do
+    if a="$(addr "$1" "$2" 2>/dev/null)" && [[ -n "$a" ]] && [[ "$(http GET "http://$a/health")" == 200* ]]; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+state() { dk inspect -f "$2" "$run_id-$1"; }
+# wait_exit CONTAINER SECONDS
+wait_exit() {
+  local i
+  for ((i = 0; i < $2 * 5; i++)); do
+    [[ "$(state "$1" '{{.State.Status}}')" == exited ]] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+# check N DESCRIPTION FUNCTION: runs FUNCTION in a subshell with errexit on;
+# inside it, `fail MSG` ends the check and `note MSG` adds a detail to the line.
+check() {
+  local n="$1" desc="$2" rc r
+  shift 2
+  : >"$work/reason"
+  set +e
+  (
+    set -e
+    "$@"
+  ) >"$work/check.log" 2>&1
+  rc=$?
+  set -e
+  r="$(cat "$work/reason")"
+  if ((rc == 0)); then
+    passed=$((passed + 1))
+    echo "ok $n $desc${r:+ ($r)}"
+  else
+    failed=$((failed + 1))
+    [[ -n "$r" ]] || r="exit $rc: $(tail -n 3 "$work/check.log" | tr '\n' ' ')"
+    echo "FAIL $n $desc ($r)"
+  fi
+}
+note() { echo "$*" >"$work/reason"; }
+fail() {
+  note "$*"
+  exit 1
+}
+
+# The image's files, layer by layer (docker save works for any image and shows
+# files that a later layer deletes too).
+prepare() {
+  mkdir -p "$work/save" "$work/fs"
+  dk image inspect "$image" >"$work/inspect.json"
+  dk save "$image" | tar -x -C "$work/save"
+  local layer i=0
+  : >"$work/listing"
+  while read -r layer; do
+    i=$((i + 1))
+    mkdir -p "$work/fs/$i"
+    tar -tv --numeric-owner -f "$work/save/$layer" >>"$work/listing"
+    tar -x --no-same-owner -f "$work/save/$layer" -C "$work/fs/$i" 2>/dev/null || true
+  done < <(jq -r '.[0].Layers[]' "$work/save/manifest.json")
+  awk '{ $1 = $2 = $3 = $4 = $5 = ""; sub(/^ +/, ""); sub(/ -> .*/, ""); print "/" $0 }' \
+    "$work/listing" | sed 's|/\./|/|; s|/$||' | sort -u >"$work/paths"
+}
+
+c1_multistage() {
+  local f="$repo/Dockerfile.compat"
+  [[ -f "$f" ]] || fail "no Dockerfile.compat"
+  local stages
+  stages="$(grep -ciE '^FROM[[:space:]]' "$f")"
+  ((stages >= 2)) || fail "$stages FROM lines"
+  grep -qiE '^FROM .* AS builder' "$f" || fail "no builder stage"
+  grep -qiE '^COPY --from=' "$f" || fail "runtime stage copies nothing from the builder"
+  note "$stages stages"
+}
+
+c2_no_tooling() {
+  local hits
+  hits="$(grep -E '/(cargo|rustc|rustup|rustdoc|gcc|cc|c\+\+|g\+\+|clang|ld|ld\.bfd|ld\.gold|make|sh|bash|dash|ash|zsh|busybox|apt|apt-get|dpkg|rpm|perl|python3?)$|/rustlib(/|$)|/\.cargo(/|$)' \
+    "$work/paths" || true)"
+  [[ -z "$hits" ]] || fail "found: $(echo "$hits" | head -n 5 | tr '\n' ' ')"
+  note "$(wc -l <"$work/paths") paths scanned"
+}
+
+c3_minimal_files() {
+  local hits
+  hits="$(grep -E '/(tests|\.git|target)(/|$)|\.md$|/Cargo\.(toml|lock)$|\.rs$|/registry/src(/|$)' \
+    "$work/paths" || true)"
+  [[ -z "$hits" ]] || fail "found: $(echo "$hits" | head -n 5 | tr '\n' ' ')"
+}
+
+c4_dockerignore() {
+  [[ -f "$repo/.dockerignore" ]] || fail "no .dockerignore"
+  # Let the engine apply .dockerignore to a sample context; list what got in.
+  local ctx="$work/ignore-ctx" p leaked=""
+  mkdir -p "$ctx"
+  cp "$repo/.dockerignore" "$ctx/"
+  for p in target/release/x .git/HEAD result/x result-bin data/tasks.db README.md docs/x.md \
+    .env .env.local tests/api.rs .vscode/x .idea/x src/main.rs Cargo.toml Cargo.lock; do
+    mkdir -p "$ctx/$(dirname "$p")"
+    echo x >"$ctx/$p"
+  done
+  printf 'FROM scratch\nCOPY . /ctx/\n' >"$work/ignore.Dockerfile"
+  track image "$run_id-ignore"
+  DOCKER_BUILDKIT=1 dk build -q -f "$work/ignore.Dockerfile" -t "$run_id-ignore" "$ctx" >/dev/null
+  track container "$run_id-ignore"
+  dk create --name "$run_id-ignore" "$run_id-ignore" true >/dev/null
+  dk export "$run_id-ignore" | tar -t | grep '^ctx/' >"$work/ignore-list"
+  for p in target .git result data README.md docs/x.md .env .env.local tests .vscode .idea; do
+    grep -q "^ctx/$p" "$work/ignore-list" && leaked+="$p "
+  done
+  [[ -z "$leaked" ]] || fail ".dockerignore lets in: $leaked"
+  for p in src/main.rs Cargo.toml Cargo.lock; do
+    grep -qx "ctx/$p" "$work/ignore-list" || fail ".dockerignore drops needed $p"
+  done
+  if [[ "${SKIP_NO_DOCKERIGNORE_BUILD:-0}" == 1 ]]; then
+    note "build without .dockerignore SKIPPED by SKIP_NO_DOCKERIGNORE_BUILD=1"
+    return 0
+  fi
+  local copy="$work/no-ignore-ctx" start=$SECONDS
+  mkdir -p "$copy"
+  if git -C "$repo" rev-parse --git-dir >/dev/null 2>&1; then
+    git -C "$repo" ls-files -z -co --exclude-standard | tar -C "$repo" --null -T - -c | tar -C "$copy" -x
+  else
+    tar -C "$repo" --exclude=./target -c . | tar -C "$copy" -x
+  fi
+  rm -f "$copy/.dockerignore"
+  track image "$run_id-noignore"
+  BUILD_CONTEXT="$copy" timeout 1800 "$repo/scripts/build-image.sh" "$run_id-noignore" >"$work/noignore.log" 2>&1 ||
+    fail "build without .dockerignore failed: $(tail -n 2 "$work/noignore.log" | tr '\n' ' ')"
+  note "built without .dockerignore in $((SECONDS - start))s"
+}
+
+c5_uid() {
+  local user pid ids
+  user="$(jq -r '.[0].Config.User' "$work/inspect.json")"
+  [[ "${user%%:*}" == 10001 && "${user#*:}" == 10001 ]] || fail "config User is '$user'"
+  start uid -p 127.0.0.1::8000 "$image"
+  wait_health uid 8000 10 || fail "service did not answer"
+  pid="$(state uid '{{.State.Pid}}')"
+  ids="$(awk '/^(Uid|Gid):/ { print $2, $3, $4, $5 }' "/proc/$pid/status" | tr '\n' ' ')"
+  [[ "$ids" == "10001 10001 10001 10001 10001 10001 10001 10001 " ]] || fail "process uid/gid: $ids"
+  note "config $user, process uid/gid 10001"
+}
+
+c6_health() {
+  local a r
+  start main -p 127.0.0.1::8000 "$image"
+  wait_health main 8000 10 || fail "no 200 from /health within 10s"
+  a="$(addr main 8000)"
+  r="$(http GET "http://$a/health")"
+  [[ "$r" == 200* ]] || fail "got $r"
+  jq -e '. == {"status": "healthy"}' <<<"${r#* }" >/dev/null || fail "body ${r#* }"
+  note "$a"
+}
+
+c7_healthcheck() {
+  local t=0 status=""
+  jq -e '.[0].Config.Healthcheck.Test[0] == "CMD"' "$work/inspect.json" >/dev/null ||
+    fail "no exec-form HEALTHCHECK"
+  start hc "$image"
+  while ((t < 150)); do
+    status="$(state hc '{{.State.Health.Status}}')"
+    [[ "$status" == healthy ]] && break
+    sleep 0.1
+    t=$((t + 1))
+  done
+  [[ "$status" == healthy ]] || fail "health '$status' after 15s"
+  note "healthy after ~$((t / 10))s"
+}
+
+c8_size() {
+  local size
+  size="$(jq -r '.[0].Size' "$work/inspect.json")"
+  ((size < 200000000)) || fail "$size bytes"
+  note "$size bytes, $(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1e6 }') MB"
+}
+
+# cp_exists CONTAINER PATH: the file exists in the container (no shell needed)
+cp_exists() { dk cp "$run_id-$1:$2" - 2>/dev/null | tar -t >/dev/null 2>&1; }
+
+c9_settings() {
+  local a r err
+  # Defaults: the check 6 container, no settings given, keeps data in /app/data/tasks.db.
+  a="$(addr main 8000)"
+  r="$(http POST "http://$a/api/tasks" '{"title":"default db"}')"
+  [[ "$r" == 201* ]] || fail "default create: $r"
+  cp_exists main /app/data/tasks.db || fail "no /app/data/tasks.db with defaults"
+  # PORT and DATABASE_URL.
+  start port -e PORT=9000 -e DATABASE_URL=sqlite:///app/data/other.db -p 127.0.0.1::9000 "$image"
+  wait_health port 9000 10 || fail "PORT=9000: no /health on 9000"
+  r="$(http POST "http://$(addr port 9000)/api/tasks" '{"title":"other db"}')"
+  [[ "$r" == 201* ]] || fail "create with DATABASE_URL: $r"
+  cp_exists port /app/data/other.db || fail "DATABASE_URL: no /app/data/other.db"
+  ! cp_exists port /app/data/tasks.db || fail "DATABASE_URL ignored: tasks.db created"
+  # HOST=127.0.0.1: healthy inside, unreachable through the published port.
+  start host -e HOST=127.0.0.1 -p 127.0.0.1::8000 "$image"
+  local t
+  for ((t = 0; t < 150; t++)); do
+    [[ "$(state host '{{.State.Health.Status}}')" == healthy ]] && break
+    sleep 0.1
+  done
+  [[ "$(state host '{{.State.Health.Status}}')" == healthy ]] || fail "HOST=127.0.0.1: not healthy"
+  r="$(http GET "http://$(addr host 8000)/health")"
+  [[ "$r" != 200* ]] || fail "HOST=127.0.0.1 still reachable from outside"
+  # A bad setting: exit status 2 and an error naming it.
+  err="$(timeout 20 "$DOCKER" run --rm -e PORT=abc "$image" 2>&1 >/dev/null)" && fail "PORT=abc exited 0"
+  r=$?
+  [[ $r == 2 ]] || fail "PORT=abc exit status $r"
+  grep -q PORT <<<"$err" || fail "PORT=abc error does not name PORT: $err"
+  note "defaults→tasks.db, PORT=9000, DATABASE_URL→other.db, HOST=127.0.0.1, PORT=abc→exit 2"
+}
+
+# The settings error line, preferring the plain one over a timestamped log line.
+settings_line() {
+  { grep -iE 'DATABASE_URL|data dir' <<<"$1" | grep -vE '^[0-9]{4}-[0-9]{2}-' ||
+    grep -iE 'DATABASE_URL|data dir' <<<"$1"; } | head -n 1
+}
+
+c10_volumes() {
+  local r id code err
+  volume data
+  start vol1 -v "$run_id-data:/app/data" -p 127.0.0.1::8000 "$image"
+  wait_health vol1 8000 10 || fail "not serving with a named volume"
+  r="$(http POST "http://$(addr vol1 8000)/api/tasks" '{"title":"survives docker rm"}')"
+  [[ "$r" == 201* ]] || fail "create: $r"
+  id="$(jq -r .id <<<"${r#* }")"
+  dk rm -f "$run_id-vol1" >/dev/null
+  start vol2 -v "$run_id-data:/app/data" -p 127.0.0.1::8000 "$image"
+  wait_health vol2 8000 10 || fail "second container not serving"
+  r="$(http GET "http://$(addr vol2 8000)/api/tasks/$id")"
+  [[ "$r" == 200* ]] || fail "task $id lost: $r"
+  jq -e '.title == "survives docker rm"' <<<"${r#* }" >/dev/null || fail "task $id changed: $r"
+  # A host directory owned by root, mode 0755: appuser cannot write it.
+  mkdir -m 0755 "$work/ro-data"
+  start ro -v "$work/ro-data:/app/data" "$image"
+  wait_exit ro 15 || fail "still running with an unwritable data dir"
+  code="$(state ro '{{.State.ExitCode}}')"
+  err="$(dk logs "$run_id-ro" 2>&1)"
+  [[ "$code" == 2 ]] || fail "exit status $code: $err"
+  grep -qiE 'DATABASE_URL|data dir' <<<"$err" || fail "error does not name the setting: $err"
+  ! grep -qi panick <<<"$err" || fail "panicked: $err"
+  sleep 2
+  [[ "$(state ro '{{.State.Status}} {{.RestartCount}}')" == "exited 0" ]] || fail "restarted"
+  note "task $id kept; unwritable dir: exit 2, '$(settings_line "$err" | cut -c1-100)'"
+}
+
+c11_stop() {
+  local t0 t1 code
+  t0="$(date +%s%N)"
+  dk stop -t 10 "$run_id-main" >/dev/null
+  t1="$(date +%s%N)"
+  code="$(state main '{{.State.ExitCode}}')"
+  (((t1 - t0) < 10000000000)) || fail "took $(((t1 - t0) / 1000000)) ms"
+  [[ "$code" == 0 ]] || fail "exit status $code"
+  note "stopped in $(((t1 - t0) / 1000000)) ms, exit 0"
+}
+
+c12_hardened() {
+  local r
+  volume ro
+  start hard --read-only --cap-drop ALL --security-opt no-new-privileges \
+    -v "$run_id-ro:/app/data" -p 127.0.0.1::8000 "$image"
+  wait_health hard 8000 10 || fail "no 200 from /health"
+  r="$(http POST "http://$(addr hard 8000)/api/tasks" '{"title":"hardened"}')"
+  [[ "$r" == 201* ]] || fail "create: $r"
+}
+
+c13_contract() {
+  local bad
+  bad="$(jq -r --slurpfile c "$contract" '
+    .[0].Config as $g | $c[0] as $c | [
+      (if $g.User != "\($c.user.uid):\($c.user.gid)" then "User=\($g.User)" else empty end),
+      (if $g.WorkingDir != $c.workdir then "WorkingDir=\($g.WorkingDir)" else empty end),
+      ($c.env | to_entries[] | "\(.key)=\(.value)" | select(. as $e | ($g.Env // []) | any(. == $e) | not) | "Env lacks \(.)"),
+      (if ($g.ExposedPorts // {}) | has("\($c.port)/tcp") | not then "ExposedPorts lacks \($c.port)/tcp" else empty end),
+      (if $g.Entrypoint != $c.entrypoint then "Entrypoint=\($g.Entrypoint)" else empty end),
+      (if $g.Cmd != $c.cmd then "Cmd=\($g.Cmd)" else empty end),
+      (if $g.Healthcheck.Test != $c.healthcheck.test then "Healthcheck.Test=\($g.Healthcheck.Test)" else empty end),
+      (if $g.Healthcheck.Interval != $c.healthcheck.intervalSeconds * 1e9 then "Interval=\($g.Healthcheck.Interval)" else empty end),
+      (if $g.Healthcheck.Timeout != $c.healthcheck.timeoutSeconds * 1e9 then "Timeout=\($g.Healthcheck.Timeout)" else empty end),
+      (if $g.Healthcheck.StartPeriod != $c.healthcheck.startPeriodSeconds * 1e9 then "StartPeriod=\($g.Healthcheck.StartPeriod)" else empty end),
+      (if $g.Healthcheck.Retries != $c.healthcheck.retries then "Retries=\($g.Healthcheck.Retries)" else empty end),
+      ($c.labels | to_entries[] | select(($g.Labels // {})[.key] != .value) | "Label \(.key)")
+    ] | join(", ")' "$work/inspect.json")"
+  local binary data_dir owner
+  binary="$(jq -r .binary "$contract")"
+  data_dir="$(jq -r .dataDir "$contract")"
+  owner="$(jq -r '"\(.user.uid)/\(.user.gid)"' "$contract")"
+  grep -qx "$binary" "$work/paths" || bad+=" no $binary"
+  awk -v d="${data_dir#/}/" -v o="$owner" '{ sub(/^\.\//, "", $6) } $1 ~ /^d/ && $6 == d && $2 == o { f = 1 } END { exit !f }' \
+    "$work/listing" || bad+=" $data_dir not a directory owned by $owner"
+  grep -q '^appuser:x:10001:10001:' "$work"/fs/*/etc/passwd 2>/dev/null || bad+=" no appuser in /etc/passwd"
+  [[ -z "$bad" ]] || fail "$bad"
+}
+
+c14_setuid() {
+  local hits
+  hits="$(awk '$1 ~ /^-..[sS]|^-.....[sS]/ { print $6 }' "$work/listing" | head -n 5 | tr '\n' ' ')"
+  [[ -z "$hits" ]] || fail "$hits"
+}
+
+c15_world_writable() {
+  local hits
+  hits="$(awk '$1 ~ /^[-d].......w/ { print $6 }' "$work/listing" | head -n 5 | tr '\n' ' ')"
+  [[ -z "$hits" ]] || fail "$hits"
+}
+
+# One line per certificate body, to compare bundles.
+pem_lines() { awk '/-----BEGIN CERTIFICATE-----/ { c = ""; next } /-----END CERTIFICATE-----/ { print c; next } { c = c $0 }' "$@" | sort -u; }
+
+c16_secrets() {
+  local hits bundle="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
+  hits="$(grep -E '/run/secrets|/(\.netrc|\.git-credentials|credentials(\.toml)?|config\.json|id_rsa|id_ed25519)$|\.key$' \
+    "$work/paths" || true)"
+  [[ -z "$hits" ]] || fail "credential-like files: $hits"
+  dk history --no-trunc --format '{{.CreatedBy}}' "$image" >"$work/history"
+  ! grep -qE 'BEGIN CERTIFICATE|CARGO_HTTP_CAINFO=|PASSWORD=|TOKEN=|SECRET=' "$work/history" ||
+    fail "secret material in docker history"
+  ! jq -r '.[0].Config.Env[]?' "$work/inspect.json" | grep -qiE '^[^=]*(PASSWORD|TOKEN|SECRET|CAINFO|CREDENTIAL|API_KEY)[^=]*=' ||
+    fail "secret-like ENV"
+  # CAs that the bundle adds to Debian's own (e.g. a proxy's) must be in no layer.
+  if [[ -f "$bundle" && -d /usr/share/ca-certificates ]]; then
+    pem_lines "$bundle" >"$work/bundle.pem"
+    find /usr/share/ca-certificates -name '*.crt' -exec cat {} + | pem_lines >"$work/debian.pem"
+    comm -23 "$work/bundle.pem" "$work/debian.pem" >"$work/local.pem"
+    { grep -rlZ -- '-----BEGIN CERTIFICATE-----' "$work/fs" || true; } | xargs -0r cat | pem_lines >"$work/image.pem"
+    [[ -z "$(comm -12 "$work/local.pem" "$work/image.pem")" ]] || fail "a locally added CA from $bundle is in the image"
+    note "$(wc -l <"$work/local.pem") local CA(s) checked"
+  fi
+}
+
+prepare || { echo "FAIL 0 cannot inspect/save image $image"; echo "0 passed, 1 failed"; exit 1; }
+check 1 "multi-stage build: builder and runtime stages in Dockerfile.compat" c1_multistage
+check 2 "no build or dev tooling (cargo, rustc, gcc, sh, bash, apt, dpkg) in any layer" c2_no_tooling
+check 3 "minimal files: no tests/, .git, *.md, target/, Cargo sources" c3_minimal_files
+check 4 ".dockerignore excludes target/.git/result/data/*.md/.env/tests; build works without it" c4_dockerignore
+check 5 "runs as uid 10001, never 0 (image config and running process)" c5_uid
+check 6 "GET /health -> 200 {\"status\":\"healthy\"} through a published port" c6_health
+check 7 "HEALTHCHECK declared and engine reports healthy within 15s" c7_healthcheck
+check 8 "image size under 200 MB" c8_size
+check 9 "PORT, HOST, DATABASE_URL change behaviour; default data in /app/data/tasks.db" c9_settings
+check 10 "named volume keeps tasks across docker rm; unwritable bind mount exits 2, no loop" c10_volumes
+check 11 "docker stop ends the container within 10s with exit status 0" c11_stop
+check 12 "runs with --read-only --cap-drop ALL --security-opt no-new-privileges" c12_hardened
+check 13 "docker inspect config matches nix/contract.json" c13_contract
+check 14 "no setuid/setgid files" c14_setuid
+check 15 "no world-writable files or directories" c15_world_writable
+check 16 "no CA secret or credentials in layers, history or env" c16_secrets
+echo "$passed passed, $failed failed"
+((failed == 0))
