@@ -5,10 +5,8 @@ bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck disable=SC2034 # used by the scripts that source this
 repo_dir="$(dirname "$bench_dir")"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-if [[ -z "${DOCKER:-}" ]]; then
-  if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
-fi
-export DOCKER
+# shellcheck source=/dev/null
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/docker-client.sh"
 
 log() { echo "bench: $*" >&2; }
 

@@ -11,9 +11,8 @@
 #   BUILD_CONTEXT  build context directory (default: the repository root)
 set -euo pipefail
 
-if [[ -z "${DOCKER:-}" ]]; then
-  if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
-fi
+# shellcheck source=scripts/docker-client.sh
+source "$(dirname "${BASH_SOURCE[0]}")/docker-client.sh"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 tag="${1:-tasks-backend:compat}"
 context="${BUILD_CONTEXT:-$(dirname "$here")}"

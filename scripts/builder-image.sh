@@ -7,9 +7,8 @@
 # file (in particular no host CA) is copied into the image.
 set -euo pipefail
 
-if [[ -z "${DOCKER:-}" ]]; then
-  if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
-fi
+# shellcheck source=scripts/docker-client.sh
+source "$(dirname "${BASH_SOURCE[0]}")/docker-client.sh"
 tag="${1:-tasks-backend-builder:trixie-rust}"
 base="${tag%%:*}-base:trixie"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"

@@ -6,9 +6,8 @@
 # Idempotent. scripts/stop-docker.sh stops only an engine this script started.
 set -euo pipefail
 
-if [[ -z "${DOCKER:-}" ]]; then
-  if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
-fi
+# shellcheck source=scripts/docker-client.sh
+source "$(dirname "${BASH_SOURCE[0]}")/docker-client.sh"
 state_dir="${DOCKER_STATE_DIR:-${TMPDIR:-/tmp}/tasks-backend-dockerd}"
 pid_file="$state_dir/dockerd.pid"
 log_file="$state_dir/dockerd.log"

@@ -19,9 +19,8 @@ if [[ $# -ne 1 ]]; then
   exit 64
 fi
 export TASKS_IMAGE="$1"
-if [[ -z "${DOCKER:-}" ]]; then
-  if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
-fi
+# shellcheck source=scripts/docker-client.sh
+source "$(dirname "${BASH_SOURCE[0]}")/docker-client.sh"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml==6.0.3
 project="tbcompose-$$-$RANDOM"

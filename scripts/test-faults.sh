@@ -20,9 +20,8 @@ if [[ $# -ne 1 ]]; then
   exit 64
 fi
 image="$1"
-if [[ -z "${DOCKER:-}" ]]; then
-  if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
-fi
+# shellcheck source=scripts/docker-client.sh
+source "$(dirname "${BASH_SOURCE[0]}")/docker-client.sh"
 run_id="tbfault-$$-$RANDOM"
 work="$(mktemp -d)"
 hardened=(--read-only --cap-drop ALL --security-opt no-new-privileges --user 10001:10001)

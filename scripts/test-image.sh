@@ -18,9 +18,8 @@ if [[ $# -ne 1 ]]; then
   exit 64
 fi
 image="$1"
-if [[ -z "${DOCKER:-}" ]]; then
-  if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
-fi
+# shellcheck source=scripts/docker-client.sh
+source "$(dirname "${BASH_SOURCE[0]}")/docker-client.sh"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 contract="$repo/nix/contract.json"
 run_id="tbtest-$$-$RANDOM"

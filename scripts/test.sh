@@ -8,10 +8,8 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.local/bin:$PATH"
-if [[ -z "${DOCKER:-}" ]]; then
-  if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
-fi
-export DOCKER
+# shellcheck source=scripts/docker-client.sh
+source "$(dirname "${BASH_SOURCE[0]}")/docker-client.sh"
 image="${TEST_IMAGE:-tasks-backend:compat}"
 
 passed=0
