@@ -45,9 +45,11 @@ apt_tool() {
 }
 
 # pip_install SPEC...: PyPI packages into the user site (~/.local), where
-# scripts/fresh-machine-check.sh finds and removes them again.
+# scripts/fresh-machine-check.sh finds and removes them again. A Debian python3
+# refuses even --user installs (PEP 668) unless told; only the user site is
+# written, never the system's packages.
 pip_install() {
-  python3 -m pip install -q --user "$@" >&2
+  PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --user "$@" >&2
 }
 
 # pip_tool COMMAND SPEC: prints the path of COMMAND, installing SPEC (pinned,

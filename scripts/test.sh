@@ -83,6 +83,7 @@ stage "shell lints (shellcheck)" shell_lints
 stage "nix checks" scripts/check-nix.sh
 stage "Dockerfile lint (hadolint)" dockerfile_lint
 stage "API against its OpenAPI document (schemathesis)" scripts/test-schema.sh
+stage "fresh-machine order: Docker client chosen after its install" scripts/test-fresh-order.sh
 stage "compat image: build" build_image
 built="compat image: build"
 stage --needs "$built" "compat image: container contract" scripts/test-image.sh "$image"
