@@ -16,8 +16,9 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:${PYTHONUSERBASE:-$HOME/.local}/bin
 
 # ---- set-up ------------------------------------------------------------------
 
-# apt_install PACKAGE...: Debian packages, quietly; the output goes to stderr only
-# when it fails. Waits for the dpkg lock: other jobs on the machine may hold it.
+# apt_install PACKAGE...: Debian packages (with their recommends, as a user's
+# plain `apt-get install` would), quietly; the output goes to stderr only when it
+# fails. Waits for the dpkg lock: other jobs on the machine may hold it.
 tb_apt_updated=0
 apt_install() {
   local log
@@ -31,7 +32,7 @@ apt_install() {
     tb_apt_updated=1
   fi
   if ! DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
-    install -y -q --no-install-recommends "$@" >"$log" 2>&1; then
+    install -y -q "$@" >"$log" 2>&1; then
     tail -n 20 "$log" >&2
     rm -f "$log"
     return 1
