@@ -239,6 +239,7 @@ echo "fresh-machine-check: testing $(git -C "$clone" log -1 --format='%h %s') in
 echo "fresh-machine-check: log $log"
 
 start=$SECONDS
+: >"$log" # exists before tail follows it
 # As CI runs it: a clean environment for the suite's own settings, no terminal.
 (cd "$clone" && exec env -u CARGO_TARGET_DIR -u DOCKER -u KEEP_SERVICES -u TEST_IMAGE CI=true \
   timeout 5400 bash .ci/run) </dev/null >"$log" 2>&1 &
