@@ -6,7 +6,10 @@
 #
 # Usage: scripts/fresh-machine-check.sh [--dry-run] [--yes] [--repo PATH|URL]
 #          [--ref REF] [--log FILE] [--keep-nix-eval] [--purge-caches] [--keep-clone]
+#          [--no-removal]
 #   --dry-run        print what would be stopped, removed and run; change nothing
+#   --no-removal     remove nothing, only clone and run (checks this script's own
+#                    clone-and-run part; it proves nothing about a fresh machine)
 #   --yes            remove without asking (otherwise it asks on the terminal)
 #   --repo           repository to clone (default: the one this script is in)
 #   --ref            branch, tag or commit to test (default: that repository's HEAD)
@@ -46,13 +49,14 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
-dry_run=0 yes=0 keep_nix_eval=0 purge_caches=0 keep_clone=0 ref="" log=""
+dry_run=0 yes=0 no_removal=0 keep_nix_eval=0 purge_caches=0 keep_clone=0 ref="" log=""
 
-usage() { sed -n '7,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
+usage() { sed -n '7,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
 while (($#)); do
   case "$1" in
     --dry-run) dry_run=1 ;;
     --yes) yes=1 ;;
+    --no-removal) no_removal=1 ;;
     --keep-nix-eval) keep_nix_eval=1 ;;
     --purge-caches) purge_caches=1 ;;
     --keep-clone) keep_clone=1 ;;
@@ -81,7 +85,7 @@ while (($#)); do
   shift
 done
 
-if ((!dry_run)) && [[ $(id -u) -ne 0 ]]; then
+if ((!dry_run && !no_removal)) && [[ $(id -u) -ne 0 ]]; then
   echo "fresh-machine-check: must run as root (apt-get purge, /var/lib/docker)" >&2
   exit 2
 fi
@@ -155,7 +159,9 @@ if ((dry_run)); then
   echo "fresh-machine-check: dry run, nothing changed"
   exit 0
 fi
-if ((!yes)); then
+if ((no_removal)); then
+  echo "fresh-machine-check: --no-removal: nothing removed; this run proves nothing about a fresh machine"
+elif ((!yes)); then
   if [[ ! -r /dev/tty ]] || ! { exec 3</dev/tty; } 2>/dev/null; then
     echo "fresh-machine-check: no terminal to ask; pass --yes to remove the above" >&2
     exit 2
@@ -169,7 +175,6 @@ if ((!yes)); then
 fi
 
 # ---- removing -----------------------------------------------------------------
-
 # stop_pids SIGNAL SECONDS PID...: signal each, wait until all are gone.
 stop_pids() {
   local sig="$1" secs="$2" pid i
@@ -185,49 +190,52 @@ stop_pids() {
   kill -KILL "$@" 2>/dev/null || true
 }
 
-echo "fresh-machine-check: stopping daemons"
-"$here/stop-postgres.sh" 2>/dev/null || true
-# Pid lists are split into words on purpose below.
-# SIGINT: PostgreSQL's fast shutdown.
-# shellcheck disable=SC2046
-stop_pids INT 30 $(postmasters)
-"$here/stop-docker.sh" >/dev/null 2>&1 || true
-# shellcheck disable=SC2046
-stop_pids TERM 30 $(pids dockerd)
-# shellcheck disable=SC2046
-stop_pids TERM 15 $(pids containerd)
-# Mounts a killed engine may have left (container filesystems, netns files).
-awk '$2 ~ "^/(var/lib/docker|var/lib/containerd|run/docker|run/containerd)(/|$)" { print $2 }' /proc/mounts |
-  sort -r | while read -r mnt; do umount -l "$mnt" || true; done
+remove_all() {
+  local mnt crate tool left=""
+  echo "fresh-machine-check: stopping daemons"
+  "$here/stop-postgres.sh" 2>/dev/null || true
+  # Pid lists are split into words on purpose below.
+  # SIGINT: PostgreSQL's fast shutdown.
+  # shellcheck disable=SC2046
+  stop_pids INT 30 $(postmasters)
+  "$here/stop-docker.sh" >/dev/null 2>&1 || true
+  # shellcheck disable=SC2046
+  stop_pids TERM 30 $(pids dockerd)
+  # shellcheck disable=SC2046
+  stop_pids TERM 15 $(pids containerd)
+  # Mounts a killed engine may have left (container filesystems, netns files).
+  awk '$2 ~ "^/(var/lib/docker|var/lib/containerd|run/docker|run/containerd)(/|$)" { print $2 }' /proc/mounts |
+    sort -r | while read -r mnt; do umount -l "$mnt" || true; done
 
-if ((${#apt_pkgs[@]})); then
-  echo "fresh-machine-check: apt-get purge ${apt_pkgs[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 purge -y -q "${apt_pkgs[@]}" \
-    >>"$log.removal" 2>&1 || {
-    tail -n 20 "$log.removal" >&2
-    exit 1
-  }
-fi
-if ((${#pip_user[@]} + ${#pip_other[@]})); then
-  echo "fresh-machine-check: pip uninstall ${pip_user[*]} ${pip_other[*]}"
-  python3 -m pip uninstall -y -q "${pip_user[@]}" "${pip_other[@]}" >>"$log.removal" 2>&1
-fi
-for crate in "${crates[@]}"; do
-  echo "fresh-machine-check: cargo uninstall $crate"
-  cargo uninstall -q "$crate" >>"$log.removal" 2>&1
-done
-if ((${#paths[@]})); then
-  echo "fresh-machine-check: rm -rf ${paths[*]}"
-  rm -rf "${paths[@]}"
-fi
-hash -r
-left=""
-for tool in dockerd /usr/bin/docker containerd runc shellcheck debootstrap nix-instantiate hadolint deadnix nixpkgs-fmt; do
-  if command -v "$tool" >/dev/null 2>&1; then left+="$tool "; fi
-done
-[[ ! -d /usr/lib/postgresql ]] || [[ -z "$(ls -A /usr/lib/postgresql)" ]] || left+="/usr/lib/postgresql "
-echo "fresh-machine-check: left after removal: ${left:-nothing the suite installs}"
-echo "fresh-machine-check: removal log $log.removal"
+  if ((${#apt_pkgs[@]})); then
+    echo "fresh-machine-check: apt-get purge ${apt_pkgs[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 purge -y -q "${apt_pkgs[@]}" \
+      >>"$log.removal" 2>&1 || {
+      tail -n 20 "$log.removal" >&2
+      exit 1
+    }
+  fi
+  if ((${#pip_user[@]} + ${#pip_other[@]})); then
+    echo "fresh-machine-check: pip uninstall ${pip_user[*]} ${pip_other[*]}"
+    python3 -m pip uninstall -y -q "${pip_user[@]}" "${pip_other[@]}" >>"$log.removal" 2>&1
+  fi
+  for crate in "${crates[@]}"; do
+    echo "fresh-machine-check: cargo uninstall $crate"
+    cargo uninstall -q "$crate" >>"$log.removal" 2>&1
+  done
+  if ((${#paths[@]})); then
+    echo "fresh-machine-check: rm -rf ${paths[*]}"
+    rm -rf "${paths[@]}"
+  fi
+  hash -r
+  for tool in dockerd /usr/bin/docker containerd runc shellcheck debootstrap nix-instantiate hadolint deadnix nixpkgs-fmt; do
+    if command -v "$tool" >/dev/null 2>&1; then left+="$tool "; fi
+  done
+  [[ ! -d /usr/lib/postgresql ]] || [[ -z "$(ls -A /usr/lib/postgresql)" ]] || left+="/usr/lib/postgresql "
+  echo "fresh-machine-check: left after removal: ${left:-nothing the suite installs}"
+  echo "fresh-machine-check: removal log $log.removal"
+}
+((no_removal)) || remove_all
 
 # ---- the fresh run --------------------------------------------------------------
 
