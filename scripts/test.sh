@@ -80,6 +80,7 @@ build_image() {
 stage "rust lints (fmt, clippy)" rust_lints
 stage "rust tests (SQLite and PostgreSQL)" rust_tests
 stage "shell lints (shellcheck)" shell_lints
+stage "shell library: mirror choice, no registry host names" scripts/test-lib.sh
 stage "nix checks" scripts/check-nix.sh
 stage "Dockerfile lint (hadolint)" dockerfile_lint
 stage "API against its OpenAPI document (schemathesis)" scripts/test-schema.sh
