@@ -19,38 +19,27 @@ if [[ $# -ne 1 ]]; then
   exit 64
 fi
 export TASKS_IMAGE="$1"
-# shellcheck source=scripts/docker-client.sh
-source "$(dirname "${BASH_SOURCE[0]}")/docker-client.sh"
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml==6.0.3
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ensure_docker
+apt_tool jq jq
+repo="$(dirname "$TB_SCRIPTS")"
+python3 -c 'import yaml' 2>/dev/null || pip_install pyyaml==6.0.3
 project="tbcompose-$$-$RANDOM"
-TASKS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+TASKS_PORT=$(free_port)
 export TASKS_PORT
 work="$(mktemp -d)"
 container="" use_compose=0
-passed=0
-failed=0
 
 cleanup() {
   if ((use_compose)); then
     "$DOCKER" compose -p "$project" -f "$repo/compose.yaml" down -v >/dev/null 2>&1 || true
   else
-    [[ -z "$container" ]] || "$DOCKER" rm -f "$container" >/dev/null 2>&1 || true
-    "$DOCKER" volume rm -f "$project-tasks-data" >/dev/null 2>&1 || true
+    remove_prefixed "$project"
   fi
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-result() {
-  if [[ "$1" == ok ]]; then
-    passed=$((passed + 1))
-    echo "PASS $2${3:+ ($3)}"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $2${3:+ ($3)}"
-  fi
-}
 
 # 1. Read the profile from compose.yaml; print it as `docker run` flags, one a line.
 if python3 - "$repo/compose.yaml" "$project" >"$work/flags" 2>"$work/why" <<'EOF'; then
@@ -94,7 +83,7 @@ EOF
   result ok "compose.yaml states the hardened profile" "$(head -n -1 "$work/flags" | tr '\n' ' ')"
 else
   result fail "compose.yaml states the hardened profile" "$(cat "$work/why")"
-  echo "$passed passed, $failed failed"
+  summary
   exit 1
 fi
 
@@ -112,12 +101,8 @@ else
 fi
 echo "running: $how"
 base="http://127.0.0.1:$TASKS_PORT"
-health=""
-for _ in $(seq 100); do
-  health=$("$DOCKER" inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$container")
-  [[ "$health" != healthy ]] || break
-  sleep 0.2
-done
+wait_container_health "$container" 20 || true
+health=$(dk inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$container")
 if [[ "$health" == healthy ]]; then r=ok; else r=fail; fi
 result "$r" "the service runs under the profile and the image's health check says healthy" "$how; health: ${health:-none}"
 
@@ -145,5 +130,4 @@ done
 if [[ -n "$id" && "$(jq -r .title <<<"$read_back" 2>/dev/null)" == hardened ]]; then r=ok; else r=fail; fi
 result "$r" "it serves and its data survives a restart on the named volume" "task ${id:-none}"
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+summary
