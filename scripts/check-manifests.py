@@ -12,14 +12,16 @@
       data volume). A memory limit in a compose file must equal the pods' one.
       Prints the number of objects; exits 1 listing every problem.
 
-  check-manifests.py checkov FRAMEWORKS JSON...
+  check-manifests.py checkov --require FRAMEWORKS --allow-skips IDS JSON...
       Sums checkov's JSON reports: exits 1 if any check failed, a file did not
-      parse, a skip has no reason, or one of FRAMEWORKS (comma-separated, e.g.
-      kubernetes,dockerfile) covered no resource at all: a path that matched
-      nothing must not pass as clean. (The secrets scan reports only findings,
-      so it has no resources to count when clean.)
+      parse, a skip has no reason or is not one of IDS (the reviewed list, so a
+      new skip is a visible change of the caller), or one of FRAMEWORKS
+      covered no resource or passed no check: a path that matched nothing must
+      not pass as clean. (The secrets scan reports only findings, so it has
+      nothing to count when clean.)
 """
 
+import argparse
 import json
 import re
 import sys
@@ -266,9 +268,10 @@ def pods(directory, compose_files):
     return 1 if problems else 0
 
 
-def checkov(required, reports):
+def checkov(required, allowed_skips, reports):
     status = 0
     covered = set()
+    totals = {"passed": 0, "failed": 0, "skipped": 0}
     for path in reports:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -281,33 +284,53 @@ def checkov(required, reports):
                 print(f"FAIL checkov {failed['check_id']} {failed['check_name']}: "
                       f"{failed['resource']} in {failed['file_path']}")
             for skipped in results.get("skipped_checks") or []:
+                check_id = skipped["check_id"]
                 reason = (skipped.get("check_result") or {}).get("suppress_comment", "").strip()
-                print(f"  skipped {skipped['check_id']} in {skipped['file_path']}: "
+                if reason == "No comment provided":  # checkov's filler for a bare skip
+                    reason = ""
+                print(f"  skipped {check_id} in {skipped['file_path']}: "
                       f"{reason or 'NO REASON GIVEN'}")
                 if not reason:
+                    print(f"FAIL checkov: {check_id} is skipped without a reason")
+                    status = 1
+                if check_id not in allowed_skips:
+                    print(f"FAIL checkov: {check_id} is skipped but not in the reviewed list")
                     status = 1
             print(f"checkov {kind} ({path.rsplit('/', 1)[-1]}): {summary['passed']} passed, "
                   f"{summary['failed']} failed, {summary['skipped']} skipped, "
                   f"{summary['parsing_errors']} parsing errors, "
                   f"{summary['resource_count']} resources")
+            for key in totals:
+                totals[key] += summary[key]
             if summary["failed"] or summary["parsing_errors"]:
                 status = 1
-            if summary["resource_count"]:
+            if summary["resource_count"] and summary["passed"]:
                 covered.add(kind)
     for kind in set(required) - covered:
-        print(f"FAIL checkov: the {kind} scan covered no resource")
+        print(f"FAIL checkov: the {kind} scan covered no resource or passed no check")
         status = 1
+    print(f"checkov total: {totals['passed']} passed, {totals['failed']} failed, "
+          f"{totals['skipped']} skipped")
     return status
 
 
-def main(argv):
-    if len(argv) >= 3 and argv[1] == "pods":
-        return pods(argv[2], argv[3:])
-    if len(argv) >= 4 and argv[1] == "checkov":
-        return checkov(argv[2].split(","), argv[3:])
-    print(__doc__, file=sys.stderr)
-    return 64
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("pods")
+    p.add_argument("directory")
+    p.add_argument("compose_files", nargs="*")
+    c = sub.add_parser("checkov")
+    c.add_argument("--require", default="", help="comma-separated frameworks")
+    c.add_argument("--allow-skips", default="", help="comma-separated check ids")
+    c.add_argument("reports", nargs="+")
+    args = parser.parse_args()
+    if args.command == "pods":
+        return pods(args.directory, args.compose_files)
+    return checkov([f for f in args.require.split(",") if f],
+                   {i for i in args.allow_skips.split(",") if i}, args.reports)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())

@@ -124,7 +124,13 @@ if ((${#compose_files[@]} > 0)); then
 fi
 report_files=()
 for r in "${reports[@]}"; do report_files+=("$work/checkov-$r.json"); done
-if ! python3 scripts/check-manifests.py checkov kubernetes,dockerfile "${report_files[@]}"; then
+# The reviewed inline skips, each with its reason where it is written:
+# CKV_K8S_43 (image digest) in base/deployment.yaml, CKV_K8S_40 (fixed high uid)
+# in components/openshift, CKV_SECRET_4 (the placeholder password) in
+# database-url.example.yaml, CKV_DOCKER_7 (FROM an ARG) in Dockerfile.compat.
+allowed_skips=CKV_K8S_43,CKV_K8S_40,CKV_SECRET_4,CKV_DOCKER_7
+if ! python3 scripts/check-manifests.py checkov --require kubernetes,dockerfile \
+  --allow-skips "$allowed_skips" "${report_files[@]}"; then
   echo "FAIL checkov (logs: $(cat "$work"/checkov-*.log | tail -n 5))" >&2
   exit 1
 fi
@@ -158,7 +164,8 @@ if python3 scripts/check-manifests.py pods "$broken" >"$work/broken-pods.log" \
   selftest_ok=0
 fi
 run_checkov broken --framework kubernetes --file "$broken/postgres.yaml"
-if python3 scripts/check-manifests.py checkov kubernetes "$work/checkov-broken.json" \
+if python3 scripts/check-manifests.py checkov --require kubernetes --allow-skips "$allowed_skips" \
+  "$work/checkov-broken.json" \
   >"$work/broken-checkov.log" \
   || ! grep -q 'FAIL checkov CKV_K8S_16 ' "$work/broken-checkov.log" \
   || ! grep -q 'FAIL checkov CKV_K8S_20 ' "$work/broken-checkov.log"; then

@@ -74,6 +74,7 @@ stage "rust tests (SQLite and PostgreSQL)" rust_tests
 stage "shell lints (shellcheck)" shell_lints
 stage "nix checks" scripts/check-nix.sh
 stage "Dockerfile lint (hadolint)" dockerfile_lint
+stage "Kubernetes manifests (kustomize, kubernetes-validate, checkov)" scripts/check-manifests.sh
 stage "API against its OpenAPI document (schemathesis)" scripts/test-schema.sh
 stage "compat image: build" build_image
 stage "compat image: container contract" scripts/test-image.sh "$image"
