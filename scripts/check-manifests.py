@@ -220,12 +220,12 @@ def service_needs(variant, objects, problems):
 
 
 def compose_memory_limits(path):
-    """The tasks-backend service's memory limit in a compose file, if it has one."""
+    """The memory limits of a compose file's services that run this image."""
     with open(path, encoding="utf-8") as f:
         doc = yaml.safe_load(f) or {}
     limits = []
     for name, svc in (doc.get("services") or {}).items():
-        if not name.startswith("tasks-backend"):
+        if "tasks-backend" not in str(svc.get("image", "")):
             continue
         for value in (svc.get("mem_limit"),
                       (((svc.get("deploy") or {}).get("resources") or {}).get("limits")
@@ -255,8 +255,10 @@ def pods(directory, compose_files):
         mem_limits.add(service_needs(variant, objects, problems))
     problems.check(len(mem_limits) == 1, "memory limits", f"differ between variants: {mem_limits}")
     pod_limit = next(iter(mem_limits))
+    compared = 0
     for path in compose_files:
         for where, value in compose_memory_limits(path):
+            compared += 1
             problems.check(memory_mib(value) == pod_limit, where,
                            f"memory limit {value} is not the pods' {pod_limit:g} MiB")
     for p in problems:
@@ -264,7 +266,8 @@ def pods(directory, compose_files):
     total = sum(counts.values())
     print(f"pod spec: {total} objects in {len(counts)} variants "
           f"({', '.join(f'{k} {v}' for k, v in counts.items())}); restricted Pod Security "
-          f"and service needs: {len(problems)} problems")
+          f"and service needs: {len(problems)} problems; memory limit {pod_limit:g} MiB, "
+          f"compared with {compared} compose services")
     return 1 if problems else 0
 
 
