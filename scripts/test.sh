@@ -80,6 +80,7 @@ stage "shell lints (shellcheck)" shell_lints
 stage "shell library: mirror choice, no registry host names" scripts/test-lib.sh
 stage "nix checks" scripts/check-nix.sh
 stage "Dockerfile lint (hadolint)" dockerfile_lint
+stage "Kubernetes manifests (kustomize, kubernetes-validate, checkov)" scripts/check-manifests.sh
 stage "API against its OpenAPI document (schemathesis)" scripts/test-schema.sh
 stage "fresh-machine order: Docker client chosen after its install" scripts/test-fresh-order.sh
 # build-image.sh installs and starts Docker itself, and untags the old image first.
