@@ -132,6 +132,14 @@ pub async fn spawn_with(database_url: &str, settings: &[(&str, &str)]) -> TestAp
 }
 
 impl TestApp {
+    pub fn port(&self) -> u16 {
+        self.address
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the address ends with its port")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

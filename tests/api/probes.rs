@@ -121,13 +121,7 @@ async fn a_stop_drains_first_readyz_503_while_requests_are_still_served() {
         .await;
     assert_eq!(created.status(), 201, "still serving during the drain");
     // Then the listener closes: new connections are refused.
-    let port = app
-        .address
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse::<u16>()
-        .unwrap();
+    let port = app.port();
     let refused_after =
         tokio::task::spawn_blocking(move || wait_until_refused(port, Duration::from_secs(10)))
             .await
@@ -163,13 +157,7 @@ async fn a_stop_lets_in_flight_requests_finish_and_refuses_new_connections() {
         app.create_task(json!({"title": format!("t{n}"), "description": description}))
             .await;
     }
-    let port = app
-        .address
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse::<u16>()
-        .unwrap();
+    let port = app.port();
 
     // An upload held open by the client: headers and half the body sent.
     let body = json!({"title": "held open"}).to_string();
