@@ -18,6 +18,7 @@ mod load;
 mod persistence;
 mod process;
 mod tasks;
+mod xml;
 
 /// Declares each listed `async fn(&TestApp)` as a test on SQLite and one on PostgreSQL.
 #[macro_export]
