@@ -73,10 +73,12 @@ stage "rust lints (fmt, clippy)" rust_lints
 stage "rust tests (SQLite and PostgreSQL)" rust_tests
 stage "shell lints (shellcheck)" shell_lints
 stage "nix checks" scripts/check-nix.sh
+stage "supply chain: cargo-deny" scripts/deny.sh
 stage "Dockerfile lint (hadolint)" dockerfile_lint
 stage "API against its OpenAPI document (schemathesis)" scripts/test-schema.sh
 stage "compat image: build" build_image
 stage "compat image: container contract" scripts/test-image.sh "$image"
+stage "compat image: SBOM and syft" scripts/test-sbom.sh "$image"
 stage "container faults: kill, restart, disk trouble" scripts/test-faults.sh "$image"
 stage "hardened profile (compose.yaml)" scripts/test-compose.sh "$image"
 
