@@ -6,6 +6,7 @@
 #   TASKS_SHARED_DIR    the shared folder holding advisory-db/ (default: ../shared
 #                       beside the repository); it is only read, never written
 #   CARGO_DENY_VERSION  cargo-deny to install when missing (default 0.20.2)
+#   DENY_KEEP           when set, keep the temporary databases (to debug)
 # Prints the snapshot's commit and date, the database size, then cargo-deny's
 # verdict. Before the real run it proves the gate can fail: a copy of the
 # database with one made-up advisory against a crate we link must be refused.
