@@ -6,10 +6,21 @@
     # nix/package.nix), so there is no rust-overlay input.
     nixpkgs.url = "github:NixOS/nixpkgs/nixpkgs-unstable";
     crane.url = "github:ipetkov/crane";
+    # The RustSec advisory database, for checks.audit (as in crane's
+    # quick-start); `nix flake lock --update-input advisory-db` refreshes it.
+    advisory-db = {
+      url = "github:rustsec/advisory-db";
+      flake = false;
+    };
   };
 
   outputs =
-    { nixpkgs, crane, ... }:
+    # inputs.advisory-db is only looked at when checks.audit is evaluated.
+    { self
+    , nixpkgs
+    , crane
+    , ...
+    }@inputs:
     let
       inherit (nixpkgs) lib;
 
@@ -19,6 +30,17 @@
         "x86_64-linux"
         "aarch64-linux"
       ];
+
+      # Provenance labels of the image: the commit (with "-dirty" for a tree
+      # with changes) and the commit's time, not the build's, so one commit
+      # always gives the same image. lastModifiedDate is YYYYMMDDHHMMSS (UTC).
+      stamp = self.lastModifiedDate or "19700101000000";
+      part = start: len: builtins.substring start len stamp;
+      provenance = {
+        revision = self.rev or self.dirtyRev or "unknown";
+        created = "${part 0 4}-${part 4 2}-${part 6 2}T${part 8 2}:${part 10 2}:${part 12 2}Z";
+        version = (lib.importTOML ./Cargo.toml).package.version;
+      };
 
       # Everything one system needs, in one place; each output picks from it.
       forAllSystems =
@@ -30,9 +52,13 @@
             craneLib = crane.mkLib pkgs;
             rust = import ./nix/package.nix {
               inherit lib pkgs craneLib;
+              inherit (inputs) advisory-db;
               root = ./.;
             };
-            image = pkgs.callPackage ./nix/image.nix { inherit (rust) tasks-backend; };
+            image = pkgs.callPackage ./nix/image.nix {
+              inherit (rust) tasks-backend;
+              inherit provenance;
+            };
           in
           f {
             inherit
@@ -56,7 +82,8 @@
       );
 
       # nix flake check: the package, clippy, rustfmt, the test suite, the
-      # image, and the image's closure guard.
+      # dependency audit (cargo-audit, cargo-deny), the image, and the image's
+      # closure guard.
       checks = forAllSystems (
         { pkgs, rust, image, ... }:
         rust.checks

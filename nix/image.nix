@@ -6,9 +6,21 @@
 # health check, labels, data directory) comes from ./contract.json, the one
 # place it is written; scripts/test-image.sh checks this image and the
 # Dockerfile.compat one against the same file.
-{ lib, dockerTools, tasks-backend }:
+#
+# provenance: { revision, version, created } from flake.nix (the commit, the
+# Cargo.toml version, the commit's time), set as the labels the contract's
+# provenanceLabels name.
+{ lib, dockerTools, tasks-backend, provenance ? { } }:
 let
   contract = builtins.fromJSON (builtins.readFile ./contract.json);
+  provenanceLabels = builtins.listToAttrs (
+    map
+      (key: {
+        name = contract.provenanceLabels.${key};
+        value = provenance.${key};
+      })
+      (builtins.attrNames provenance)
+  );
   inherit (contract) user;
   uid = toString user.uid;
   gid = toString user.gid;
@@ -52,7 +64,7 @@ dockerTools.buildLayeredImage {
     chown ${uid}:${gid} .${contract.dataDir}
   '';
 
-  config = import ./image-config.nix contract;
+  config = import ./image-config.nix (contract // { labels = contract.labels // provenanceLabels; });
 
   # `created` stays at its default (1970-01-01T00:00:01Z): the image is
   # reproducible, bit for bit, from the same inputs.

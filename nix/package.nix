@@ -4,9 +4,11 @@
 # rebuilds only this crate.
 #
 # root is the repository root (a path); the sources are filtered from it.
-{ lib, pkgs, craneLib, root }:
+# advisory-db is the RustSec advisory database (the flake input) for checks.audit.
+{ lib, pkgs, craneLib, root, advisory-db }:
 let
   cargoToml = lib.importTOML (root + "/Cargo.toml");
+  denyToml = lib.importTOML (root + "/deny.toml");
   msrv = cargoToml.package.rust-version;
 
   # cleanCargoSource keeps only *.rs, *.toml and Cargo.lock, so editing the
@@ -29,10 +31,19 @@ let
   # (reqwest, tempfile) are compiled once for the test check as well.
   cargoArtifacts = craneLib.buildDepsOnly commonArgs;
 
+  cargo-auditable = import ./cargo-auditable.nix { inherit lib craneLib; };
+
   tasks-backend = craneLib.buildPackage (
     commonArgs
     // {
       inherit cargoArtifacts;
+      # `cargo auditable build`: the binary carries its dependency list (crate
+      # names and versions from Cargo.lock) in a `.dep-v0` section, which
+      # syft, trivy and `cargo audit bin` read, so the FROM-scratch image can
+      # be listed and audited. Only this crate is relinked; cargoArtifacts
+      # stay as they are.
+      cargoBuildCommand = "cargoWithProfile auditable build";
+      nativeBuildInputs = [ cargo-auditable ];
       # The suite runs once, in checks.tests, not a second time here.
       doCheck = false;
       # The image holds this package's runtime closure, so it must not keep a
@@ -43,6 +54,7 @@ let
         pkgs.rustc
         pkgs.rustc.unwrapped
         pkgs.cargo
+        cargo-auditable
       ];
       meta = {
         inherit (cargoToml.package) description;
@@ -64,7 +76,7 @@ let
 in
 assert toolchainIsNewEnough;
 {
-  inherit tasks-backend;
+  inherit tasks-backend cargo-auditable;
 
   # The cargo checks that `nix flake check` runs. Each is a separate
   # derivation, so a lint failure blocks CI but not building the package.
@@ -78,6 +90,31 @@ assert toolchainIsNewEnough;
     );
 
     fmt = craneLib.cargoFmt { inherit src; };
+
+    # The dependency audit, as crane's quick-start does it. cargo-audit reads
+    # the pinned advisory-db flake input; the advisories deny.toml ignores
+    # (each with its reason there) are ignored here too, read from that file
+    # so there is one list. cargo-deny checks bans, licences and sources
+    # against deny.toml; its advisories check runs in CI (scripts/deny.sh),
+    # since the sandbox has no database at the path deny.toml names.
+    audit = craneLib.cargoAudit {
+      inherit src advisory-db;
+      cargoAuditExtraArgs = lib.concatMapStringsSep " " (id: "--ignore ${id}") (
+        [ "yanked" ] ++ map (entry: entry.id) denyToml.advisories.ignore
+      );
+    };
+
+    deny = craneLib.cargoDeny {
+      # cleanCargoSource drops deny.toml (not a Cargo file); add it back.
+      src = lib.fileset.toSource {
+        inherit root;
+        fileset = lib.fileset.unions [
+          (craneLib.fileset.commonCargoSources root)
+          (root + "/deny.toml")
+        ];
+      };
+      cargoDenyChecks = "bans licenses sources";
+    };
 
     # The whole suite with cargo test, as the project's CI runs it. The
     # integration tests start the server on 127.0.0.1 (the Linux build

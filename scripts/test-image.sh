@@ -381,6 +381,34 @@ c16_secrets() {
   fi
 }
 
+# Provenance labels (names in the contract's provenanceLabels): the version is
+# Cargo.toml's; the revision is a commit of this repository (or that commit
+# plus "-dirty"); created is that commit's time in UTC, not the build's.
+provenance_label() {
+  jq -r --arg k "$(jq -r --arg key "$1" '.provenanceLabels[$key]' "$contract")" \
+    '.[0].Config.Labels[$k] // empty' "$work/inspect.json"
+}
+c17_provenance() {
+  local key rev version created want_version want_created
+  for key in revision version created; do
+    [[ -n "$(provenance_label "$key")" ]] ||
+      fail "no $(jq -r --arg key "$key" '.provenanceLabels[$key]' "$contract") label"
+  done
+  rev="$(provenance_label revision)" version="$(provenance_label version)"
+  created="$(provenance_label created)"
+  want_version="$(sed -n '/^\[package\]/,/^\[/s/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -n 1)"
+  [[ "$version" == "$want_version" ]] || fail "version label $version, Cargo.toml says $want_version"
+  [[ "$rev" =~ ^[0-9a-f]{40}(-dirty)?$ ]] || fail "revision label '$rev' is not a commit id"
+  [[ "$created" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$ ]] ||
+    fail "created label '$created' is not an RFC 3339 UTC time"
+  git -C "$repo" cat-file -e "${rev%-dirty}^{commit}" 2>/dev/null ||
+    fail "revision ${rev:0:12} is not a commit of $repo"
+  want_created="$(TZ=UTC0 git -C "$repo" show -s --format=%cd \
+    --date=format-local:%Y-%m-%dT%H:%M:%SZ "${rev%-dirty}")"
+  [[ "$created" == "$want_created" ]] || fail "created $created, but commit ${rev:0:12} is of $want_created"
+  note "revision ${rev:0:12}, version $version, created $created"
+}
+
 prepare || { echo "FAIL 0 cannot inspect/save image $image"; echo "0 passed, 1 failed"; exit 1; }
 check 1 "multi-stage build: builder and runtime stages in Dockerfile.compat" c1_multistage
 check 2 "no build or dev tooling (cargo, rustc, gcc, sh, bash, apt, dpkg) in any layer" c2_no_tooling
@@ -398,4 +426,5 @@ check 13 "docker inspect config matches nix/contract.json" c13_contract
 check 14 "no setuid/setgid files" c14_setuid
 check 15 "no world-writable files or directories" c15_world_writable
 check 16 "no CA secret or credentials in layers, history or env" c16_secrets
+check 17 "provenance labels: revision (a commit), version (Cargo.toml), created (the commit's time)" c17_provenance
 summary

@@ -79,6 +79,7 @@ stage "rust tests (SQLite and PostgreSQL)" rust_tests
 stage "shell lints (shellcheck)" shell_lints
 stage "shell library: mirror choice, no registry host names" scripts/test-lib.sh
 stage "nix checks" scripts/check-nix.sh
+stage "supply chain: cargo-deny" scripts/deny.sh
 stage "Dockerfile lint (hadolint)" dockerfile_lint
 stage "Kubernetes manifests (kustomize, kubernetes-validate, checkov)" scripts/check-manifests.sh
 stage "API against its OpenAPI document (schemathesis)" scripts/test-schema.sh
@@ -87,6 +88,7 @@ stage "fresh-machine order: Docker client chosen after its install" scripts/test
 stage "compat image: build" scripts/build-image.sh "$image"
 built="compat image: build"
 stage --needs "$built" "compat image: container contract" scripts/test-image.sh "$image"
+stage --needs "$built" "compat image: SBOM and syft" scripts/test-sbom.sh "$image"
 stage --needs "$built" "container faults: kill, restart, disk trouble" scripts/test-faults.sh "$image"
 stage --needs "$built" "hardened profile (compose.yaml)" scripts/test-compose.sh "$image"
 

@@ -19,6 +19,7 @@ mod persistence;
 mod probes;
 mod process;
 mod tasks;
+mod xml;
 
 /// Declares each listed `async fn(&TestApp)` as a test on SQLite and one on PostgreSQL.
 #[macro_export]
