@@ -52,7 +52,7 @@
             craneLib = crane.mkLib pkgs;
             rust = import ./nix/package.nix {
               inherit lib pkgs craneLib;
-              inherit (inputs) advisory-db;
+              advisory-db = inputs.advisory-db or null;
               root = ./.;
             };
             image = pkgs.callPackage ./nix/image.nix {

@@ -5,7 +5,7 @@
 #
 # root is the repository root (a path); the sources are filtered from it.
 # advisory-db is the RustSec advisory database (the flake input) for checks.audit.
-{ lib, pkgs, craneLib, root, advisory-db }:
+{ lib, pkgs, craneLib, root, advisory-db ? null }:
 let
   cargoToml = lib.importTOML (root + "/Cargo.toml");
   denyToml = lib.importTOML (root + "/deny.toml");
@@ -83,7 +83,7 @@ assert toolchainIsNewEnough;
   checks = {
     clippy = craneLib.cargoClippy (
       commonArgs
-      // {
+        // {
         inherit cargoArtifacts;
         cargoClippyExtraArgs = "--all-targets -- --deny warnings";
       }
@@ -91,19 +91,28 @@ assert toolchainIsNewEnough;
 
     fmt = craneLib.cargoFmt { inherit src; };
 
-    # The dependency audit, as crane's quick-start does it. cargo-audit reads
-    # the pinned advisory-db flake input; the advisories deny.toml ignores
-    # (each with its reason there) are ignored here too, read from that file
-    # so there is one list. cargo-deny checks bans, licences and sources
-    # against deny.toml; its advisories check runs in CI (scripts/deny.sh),
-    # since the sandbox has no database at the path deny.toml names.
+  }
+  # The offline evaluator CI runs (shared/nix-eval) stubs nixpkgs without
+  # cargo-audit or cargo-deny and passes no advisory-db input; real nixpkgs
+  # and `nix flake check` always have all three. So these two checks exist
+  # wherever they can be built, and nix-eval's output count says when they
+  # were not evaluated (README, "Nix").
+  #
+  # The dependency audit, as crane's quick-start does it. cargo-audit reads
+  # the pinned advisory-db flake input; the advisories deny.toml ignores
+  # (each with its reason there) are ignored here too, read from that file
+  # so there is one list. cargo-deny checks bans, licences and sources
+  # against deny.toml; its advisories check runs in CI (scripts/deny.sh),
+  # since the sandbox has no database at the path deny.toml names.
+  // lib.optionalAttrs (advisory-db != null && pkgs ? cargo-audit) {
     audit = craneLib.cargoAudit {
       inherit src advisory-db;
       cargoAuditExtraArgs = lib.concatMapStringsSep " " (id: "--ignore ${id}") (
         [ "yanked" ] ++ map (entry: entry.id) denyToml.advisories.ignore
       );
     };
-
+  }
+  // lib.optionalAttrs (pkgs ? cargo-deny) {
     deny = craneLib.cargoDeny {
       # cleanCargoSource drops deny.toml (not a Cargo file); add it back.
       src = lib.fileset.toSource {
@@ -115,14 +124,15 @@ assert toolchainIsNewEnough;
       };
       cargoDenyChecks = "bans licenses sources";
     };
-
+  }
+  // {
     # The whole suite with cargo test, as the project's CI runs it. The
     # integration tests start the server on 127.0.0.1 (the Linux build
     # sandbox has a private loopback) and run the built binary. The
     # PostgreSQL tests skip: the sandbox sets no TASKS_TEST_POSTGRES_URL.
     tests = craneLib.cargoTest (
       commonArgs
-      // {
+        // {
         inherit cargoArtifacts;
         # The sandbox's HOME (/homeless-shelter) does not exist; TMPDIR is
         # already a writable build directory.
