@@ -75,6 +75,7 @@ stage "shell lints (shellcheck)" shell_lints
 stage "nix checks" scripts/check-nix.sh
 stage "Dockerfile lint (hadolint)" dockerfile_lint
 stage "API against its OpenAPI document (schemathesis)" scripts/test-schema.sh
+stage "a client generated from the OpenAPI document (openapi-python-client)" scripts/test-client.sh
 stage "compat image: build" build_image
 stage "compat image: container contract" scripts/test-image.sh "$image"
 stage "container faults: kill, restart, disk trouble" scripts/test-faults.sh "$image"
