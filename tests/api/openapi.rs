@@ -37,7 +37,7 @@ fn all_ofs<'a>(node: &'a Value, at: String, found: &mut Vec<(String, &'a Value)>
 }
 
 #[tokio::test]
-async fn no_schema_wraps_a_non_object_reference_in_all_of() {
+async fn request_bodies_are_closed_and_no_schema_wraps_a_non_object_reference_in_all_of() {
     let app = spawn_sqlite().await;
     let doc = document(&app).await;
     // openapi-python-client refuses `allOf` over a non-object and drops the whole
@@ -57,6 +57,11 @@ async fn no_schema_wraps_a_non_object_reference_in_all_of() {
         }
     }
     for object in ["CreateTask", "UpdateTask"] {
+        assert_eq!(
+            schema(&doc, object)["additionalProperties"],
+            false,
+            "{object} refuses unknown fields, so the document must say so"
+        );
         assert_eq!(
             schema(&doc, object)["properties"]["status"],
             json!({"$ref": "#/components/schemas/TaskStatus"}),

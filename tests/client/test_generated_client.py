@@ -55,6 +55,7 @@ def create(api, **fields):
 class GeneratedClient(unittest.TestCase):
     def setUp(self):
         self.api = client()
+        self.addCleanup(lambda: self.api.get_httpx_client().close())
 
     def test_create_then_get_returns_every_field(self):
         response = create(

@@ -1,3 +1,4 @@
+mod document;
 mod dto;
 mod json_string;
 
@@ -5,6 +6,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
+pub use document::close_request_bodies;
 pub use dto::{CreateTaskDto, TaskDto, TaskListDto, TaskStatusDto, UpdateTaskDto};
 
 use super::ApiTags;
