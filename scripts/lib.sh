@@ -3,6 +3,7 @@
 #   Docker       ensure_docker, docker_client, dk, container_addr, wait_container_http,
 #                wait_container_health, wait_container_exit, remove_prefixed
 #   HTTP         free_port, http_code, wait_http
+#   service      service_binary, start_service, stop_service
 #   counting     tally, result, summary
 # Tools are looked up when they are needed, never once at start: on a fresh machine
 # the suite installs them as it goes (issue 9).
@@ -238,6 +239,43 @@ wait_http() {
     sleep 0.2
   done
   return 1
+}
+
+# ---- the service, from outside -----------------------------------------------
+
+# service_binary: the executable under test: TASKS_BIN, or the debug build (built
+# when missing).
+service_binary() {
+  if [[ -n "${TASKS_BIN:-}" ]]; then
+    echo "$TASKS_BIN"
+    return
+  fi
+  cargo build --locked -q >&2 || return 1
+  echo "${CARGO_TARGET_DIR:-target}/debug/tasks-backend"
+}
+
+# start_service BIN DIR: runs BIN on DIR/tasks.db and a free loopback port,
+# logging to DIR/server.log. Sets service_pid and service_url; fails when /health
+# does not answer within 10 s. stop_service stops it.
+start_service() {
+  local bin="$1" dir="$2" port
+  port=$(free_port)
+  service_url="http://127.0.0.1:$port"
+  HOST=127.0.0.1 PORT="$port" DATABASE_URL="sqlite://$dir/tasks.db" LOG_FORMAT=json \
+    "$bin" >"$dir/server.log" 2>&1 &
+  service_pid=$!
+  wait_http "$service_url/health" 10 && return 0
+  echo "the service did not answer /health within 10 s; its log:" >&2
+  tail -20 "$dir/server.log" >&2
+  return 1
+}
+
+stop_service() {
+  if [[ -n "${service_pid:-}" ]]; then
+    kill "$service_pid" 2>/dev/null || true
+    wait "$service_pid" 2>/dev/null || true
+    service_pid=""
+  fi
 }
 
 # ---- counting ----------------------------------------------------------------

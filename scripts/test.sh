@@ -83,6 +83,7 @@ stage "supply chain: cargo-deny" scripts/deny.sh
 stage "Dockerfile lint (hadolint)" dockerfile_lint
 stage "Kubernetes manifests (kustomize, kubernetes-validate, checkov)" scripts/check-manifests.sh
 stage "API against its OpenAPI document (schemathesis)" scripts/test-schema.sh
+stage "a client generated from the OpenAPI document (openapi-python-client)" scripts/test-client.sh
 stage "fresh-machine order: Docker client chosen after its install" scripts/test-fresh-order.sh
 # build-image.sh installs and starts Docker itself, and untags the old image first.
 stage "compat image: build" scripts/build-image.sh "$image"

@@ -15,6 +15,7 @@ mod faults;
 mod health;
 mod hostile;
 mod load;
+mod openapi;
 mod persistence;
 mod probes;
 mod process;

@@ -160,6 +160,9 @@ async fn patch_changes_only_the_fields_it_names(app: &TestApp) {
         .create_task(json!({"title": "old", "description": "keep me", "due_date": "2026-01-01"}))
         .await;
     let path = format!("/api/tasks/{}", task["id"]);
+    // Timestamps have millisecond precision: a patch within the same millisecond as
+    // the create could not show a change, so let the clock move on first.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let response = app
         .patch_json(&path, &json!({"status": "done", "title": " new "}))
         .await;
@@ -170,7 +173,15 @@ async fn patch_changes_only_the_fields_it_names(app: &TestApp) {
     assert_eq!(patched["description"], "keep me");
     assert_eq!(patched["due_date"], "2026-01-01");
     assert_eq!(patched["created_at"], task["created_at"]);
-    assert!(patched["updated_at"].as_str() >= task["updated_at"].as_str());
+    let stamp = |task: &Value| {
+        chrono::DateTime::parse_from_rfc3339(task["updated_at"].as_str().unwrap()).unwrap()
+    };
+    assert!(
+        stamp(&patched) > stamp(&task),
+        "updated_at moves forward on a patch: {} then {}",
+        task["updated_at"],
+        patched["updated_at"]
+    );
     let fetched: Value = app.get(&path).await.json().await.unwrap();
     assert_eq!(fetched, patched);
 }

@@ -5,7 +5,7 @@ use chrono::SecondsFormat;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Enum, Object};
 
-use super::json_string::JsonString;
+use super::json_string::{Date, Description, JsonString, TextSchema, Title};
 use crate::domain::{
     DomainError, DueDate, NewTask, Task, TaskChanges, TaskDescription, TaskStatus, TaskTitle,
 };
@@ -18,19 +18,24 @@ pub enum TaskStatusDto {
     Done,
 }
 
-/// A new task. Unknown fields are refused.
+/// A new task. `status` defaults to `todo` when left out (`null` is refused there);
+/// `null` for `description` or `due_date` is the same as leaving it out. Unknown
+/// fields are refused.
 #[derive(Debug, Object)]
 #[oai(rename = "CreateTask", deny_unknown_fields)]
 pub struct CreateTaskDto {
     /// 1 to 200 characters once trimmed; no control characters.
-    pub title: JsonString,
-    /// Up to 10 000 characters.
-    #[oai(validator(max_length = 10000))]
-    pub description: Option<JsonString>,
-    /// Defaults to `todo` when left out; `null` is refused.
+    pub title: JsonString<Title>,
+    /// Up to 10 000 characters; no control characters but tab and line breaks.
+    #[oai(nullable)]
+    pub description: Option<JsonString<Description>>,
+    // No doc comment on purpose: a field's own description turns the `$ref` into
+    // `allOf: [$ref, {description}]`, which generators such as openapi-python-client
+    // refuse. The words are on the object above.
     pub status: MaybeUndefined<TaskStatusDto>,
     /// A date as `YYYY-MM-DD`.
-    pub due_date: Option<JsonString>,
+    #[oai(nullable)]
+    pub due_date: Option<JsonString<Date>>,
 }
 
 /// A partial update: absent fields stay as they are; `null` clears `description`
@@ -39,13 +44,15 @@ pub struct CreateTaskDto {
 #[oai(rename = "UpdateTask", deny_unknown_fields)]
 pub struct UpdateTaskDto {
     /// 1 to 200 characters once trimmed; no control characters.
-    pub title: MaybeUndefined<JsonString>,
-    /// Up to 10 000 characters; `null` clears it.
-    #[oai(validator(max_length = 10000))]
-    pub description: MaybeUndefined<JsonString>,
+    pub title: MaybeUndefined<JsonString<Title>>,
+    /// Up to 10 000 characters; no control characters but tab and line breaks;
+    /// `null` clears it.
+    #[oai(nullable)]
+    pub description: MaybeUndefined<JsonString<Description>>,
     pub status: MaybeUndefined<TaskStatusDto>,
     /// A date as `YYYY-MM-DD`; `null` clears it.
-    pub due_date: MaybeUndefined<JsonString>,
+    #[oai(nullable)]
+    pub due_date: MaybeUndefined<JsonString<Date>>,
 }
 
 #[derive(Debug, Object)]
@@ -142,8 +149,8 @@ fn required<T>(field: &'static str, value: MaybeUndefined<T>) -> Result<Option<T
 }
 
 /// A field that may be left out (unchanged), `null` (cleared) or set.
-fn clearable<T>(
-    value: MaybeUndefined<JsonString>,
+fn clearable<S: TextSchema, T>(
+    value: MaybeUndefined<JsonString<S>>,
     parse: impl Fn(&str) -> Result<T, DomainError>,
 ) -> Result<Option<Option<T>>, DomainError> {
     match value {

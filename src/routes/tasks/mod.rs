@@ -1,3 +1,4 @@
+mod document;
 mod dto;
 mod json_string;
 
@@ -5,6 +6,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
+pub use document::close_request_bodies;
 pub use dto::{CreateTaskDto, TaskDto, TaskListDto, TaskStatusDto, UpdateTaskDto};
 
 use super::ApiTags;
@@ -51,7 +53,7 @@ pub struct TasksApi {
 #[OpenApi(prefix_path = "/api/tasks", tag = "ApiTags::Tasks")]
 impl TasksApi {
     /// Create a task.
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "create_task")]
     async fn create_task(&self, body: Json<CreateTaskDto>) -> ApiResult<CreateTaskResponse> {
         let new = NewTask::try_from(body.0)?;
         let task = self.store.create(new).await?;
@@ -60,7 +62,7 @@ impl TasksApi {
     }
 
     /// List tasks in id order, optionally only those with one status.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "list_tasks")]
     async fn list_tasks(
         &self,
         status: Query<Option<TaskStatusDto>>,
@@ -92,7 +94,7 @@ impl TasksApi {
     }
 
     /// Get one task.
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "get_task")]
     async fn get_task(&self, id: Path<i64>) -> ApiResult<TaskResponse> {
         match self.store.get(id.0).await? {
             Some(task) => Ok(TaskResponse::Ok(Json(task.into()))),
@@ -101,7 +103,7 @@ impl TasksApi {
     }
 
     /// Change some fields of a task.
-    #[oai(path = "/:id", method = "patch")]
+    #[oai(path = "/:id", method = "patch", operation_id = "update_task")]
     async fn update_task(
         &self,
         id: Path<i64>,
@@ -115,7 +117,7 @@ impl TasksApi {
     }
 
     /// Delete a task.
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "delete_task")]
     async fn delete_task(&self, id: Path<i64>) -> ApiResult<DeleteTaskResponse> {
         if self.store.delete(id.0).await? {
             Ok(DeleteTaskResponse::Deleted)
