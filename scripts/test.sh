@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: lints, the Rust tests on SQLite and
 # PostgreSQL, the Nix checks, and the container contract on a freshly built compat
-# image. Starts (installing when missing) PostgreSQL and the Docker engine, and
-# stops what it started when it ends (KEEP_SERVICES=1 leaves them running).
+# image and on the Nix image assembled offline around its binary. Starts
+# (installing when missing) PostgreSQL and the Docker engine, and stops what it
+# started when it ends (KEEP_SERVICES=1 leaves them running).
 # Prints one line per stage and ends with "N passed, M failed".
 set -euo pipefail
 
@@ -76,7 +77,8 @@ stage "nix checks" scripts/check-nix.sh
 stage "Dockerfile lint (hadolint)" dockerfile_lint
 stage "API against its OpenAPI document (schemathesis)" scripts/test-schema.sh
 stage "compat image: build" build_image
-stage "compat image: container contract" scripts/test-image.sh "$image"
+stage "compat image: container contract" scripts/test-image.sh --built-from-compat "$image"
+stage "nix image: assembled offline, container contract" scripts/test-nix-image.sh "$image" "${TEST_NIX_IMAGE:-tasks-backend:nix}"
 stage "container faults: kill, restart, disk trouble" scripts/test-faults.sh "$image"
 stage "hardened profile (compose.yaml)" scripts/test-compose.sh "$image"
 
