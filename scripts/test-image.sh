@@ -151,11 +151,12 @@ prepare() {
   while read -r layer; do
     i=$((i + 1))
     mkdir -p "$work/fs/$i"
-    tar -tv --numeric-owner -f "$work/save/$layer" >>"$work/listing"
+    # -P: dockerTools writes store paths as /nix/store/...; keep them as they are.
+    tar -tvP --numeric-owner -f "$work/save/$layer" >>"$work/listing"
     tar -x --no-same-owner -f "$work/save/$layer" -C "$work/fs/$i" 2>/dev/null || true
   done < <(jq -r '.[0].Layers[]' "$work/save/manifest.json")
   awk '{ $1 = $2 = $3 = $4 = $5 = ""; sub(/^ +/, ""); sub(/ -> .*/, ""); print "/" $0 }' \
-    "$work/listing" | sed 's|/\./|/|; s|/$||' | sort -u >"$work/paths"
+    "$work/listing" | sed 's|^//*|/|; s|/\./|/|; s|/$||' | sort -u >"$work/paths"
 }
 
 # image_file PATH: the file's content in the merged filesystem, symlinks followed
