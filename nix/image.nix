@@ -28,11 +28,19 @@ let
   # /etc/passwd, /etc/group (root, nobody and the service user) and
   # /etc/nsswitch.conf, so the uid has a name for anything that asks. The
   # user's line is the one Dockerfile.compat writes: home is the working
-  # directory, no login shell.
-  passwd = dockerTools.fakeNss.override {
+  # directory, no login shell. fakeNss writes root's and nobody's lines itself
+  # with /bin/sh, which this image does not have; it takes no argument for
+  # them, so the writeTextDir it is called with rewrites that shell to
+  # /sbin/nologin (the function form of override hands us fakeNss's own
+  # writeTextDir). Should fakeNss stop taking writeTextDir, this override
+  # fails to evaluate; should its lines change, scripts/test-image.sh's
+  # login-shell check fails on the image.
+  passwd = dockerTools.fakeNss.override (nss: {
     extraPasswdLines = [ "${user.name}:x:${uid}:${gid}:${user.name}:${contract.workdir}:/sbin/nologin" ];
     extraGroupLines = [ "${user.name}:x:${gid}:" ];
-  };
+    writeTextDir = path: text:
+      nss.writeTextDir path (builtins.replaceStrings [ ":/bin/sh\n" ] [ ":/sbin/nologin\n" ] text);
+  });
 
   # `contents` links the package's bin/ into /bin, so the contract's binary
   # path must be that of the package's main program.
@@ -55,13 +63,16 @@ dockerTools.buildLayeredImage {
   ];
 
   # The data directory, owned by the service user so SQLite can create its
-  # database there. Without enableFakechroot these commands run in the root
-  # of the new layer, hence the relative path. fakeroot alone is enough for
-  # chown, and it avoids proot and the /dev, /proc, /sys binds that
-  # enableFakechroot brings into the build.
+  # database there, and group 0 with the contract's group-writable mode so
+  # that OpenShift, which runs images under an arbitrary uid in group 0, can
+  # too (nothing is world-writable). Without enableFakechroot these commands
+  # run in the root of the new layer, hence the relative path. fakeroot alone
+  # is enough for chown, and it avoids proot and the /dev, /proc, /sys binds
+  # that enableFakechroot brings into the build.
   fakeRootCommands = ''
     mkdir -p .${contract.dataDir}
-    chown ${uid}:${gid} .${contract.dataDir}
+    chown ${uid}:${toString contract.dataDirGroup} .${contract.dataDir}
+    chmod ${contract.dataDirMode} .${contract.dataDir}
   '';
 
   config = import ./image-config.nix (contract // { labels = contract.labels // provenanceLabels; });

@@ -23,12 +23,19 @@ import subprocess
 import sys
 
 # The stand-ins. lib.assertMsg behaves as nixpkgs' does; fakeNss.override and
-# buildLayeredImage hand back their arguments for inspection.
+# buildLayeredImage hand back their arguments for inspection. override takes an
+# attribute set or, as nixpkgs' does, a function of fakeNss's own arguments;
+# whatever writeTextDir the override passes is applied to fakeNss's root and
+# nobody lines (as fakeNss writes them) and the result is handed back instead.
 STUB_EXPR = """
 let
   lib = { assertMsg = pred: msg: pred || builtins.throw msg; };
+  nssPasswd = "root:x:0:0:root user:/var/empty:/bin/sh\\nnobody:x:65534:65534:nobody:/var/empty:/bin/sh\\n";
+  nssArgs = { writeTextDir = path: text: { inherit path text; }; };
   dockerTools = {
-    fakeNss.override = args: { fakeNss = args; };
+    fakeNss.override = new:
+      let args = nssArgs // (if builtins.isFunction new then new nssArgs else new);
+      in { fakeNss = builtins.removeAttrs args [ "writeTextDir" ] // { passwdFile = args.writeTextDir "etc/passwd" nssPasswd; }; };
     caCertificates = "<dockerTools.caCertificates>";
     buildLayeredImage = args: args;
   };
@@ -90,6 +97,11 @@ def contract_problems(contract):
         found.append("contract: healthcheck test must be exec form [\"CMD\", ...] (the image has no shell), got %r" % test)
     if contract["entrypoint"][:1] != [contract["binary"]]:
         found.append("contract: entrypoint %r does not run binary %s" % (contract["entrypoint"], contract["binary"]))
+    # OpenShift runs the image under an arbitrary uid in group 0: the data
+    # directory must be writable by group 0, and by nobody else beyond its owner.
+    mode = int(contract["dataDirMode"], 8)
+    if contract["dataDirGroup"] != 0 or mode & 0o070 != 0o070 or mode & 0o002:
+        found.append("contract: dataDir must be group 0, group-rwx, not world-writable; got group %r mode %s" % (contract["dataDirGroup"], contract["dataDirMode"]))
     return found
 
 
@@ -130,6 +142,10 @@ def main():
             problems.append("image.nix: no passwd line starting %r" % passwd_line)
         if group_line not in nss[0].get("extraGroupLines", []):
             problems.append("image.nix: no group line %r" % group_line)
+        # The image has no shell: fakeNss's own root and nobody lines must not name one.
+        shells = sorted({line.rsplit(":", 1)[-1] for line in nss[0].get("passwdFile", {}).get("text", "").splitlines()})
+        if shells != ["/sbin/nologin"]:
+            problems.append("image.nix: fakeNss's root/nobody lines name shell(s) %s, expected /sbin/nologin" % shells)
     others = sorted(
         item.get("name", "?") if isinstance(item, dict) else item
         for item in image.get("contents", [])
@@ -142,7 +158,11 @@ def main():
     commands = image.get("fakeRootCommands", "")
     data_dir = contract["dataDir"]
     prefix = data_dir if image.get("enableFakechroot") else "." + data_dir
-    for line in ("mkdir -p %s" % prefix, "chown %d:%d %s" % (user["uid"], user["gid"], prefix)):
+    for line in (
+        "mkdir -p %s" % prefix,
+        "chown %d:%d %s" % (user["uid"], contract["dataDirGroup"], prefix),
+        "chmod %s %s" % (contract["dataDirMode"], prefix),
+    ):
         if line not in commands:
             problems.append("image.nix: fakeRootCommands lack %r (enableFakechroot=%s)" % (line, bool(image.get("enableFakechroot"))))
 

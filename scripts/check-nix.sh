@@ -13,6 +13,11 @@
 #                with flake.nix's input URLs (scripts/check-flake-lock.py)
 #   image        nix/image.nix evaluates, with stand-ins for nixpkgs, to the
 #                config contract.json asks for (scripts/check-image-config.py)
+#   nix-eval     every packages/checks/devShells output of the flake, for both
+#                systems, evaluates and instantiates against the real crane,
+#                nixpkgs lib and dockerTools (../shared/nix-eval/run.sh, through
+#                scripts/nix-eval.sh: skipped where that folder is absent, a
+#                failure when it is absent under CI=true)
 #
 # Missing tools are installed first (so it works on a fresh machine): Debian's
 # nix-bin (for nix-instantiate) with apt-get, deadnix and nixpkgs-fmt with
@@ -167,6 +172,15 @@ check "flake.lock: version 7, all inputs locked with narHash, pins agree with fl
 
 check "image: nix/image.nix evaluates to the config nix/contract.json asks for" \
   python3 scripts/check-image-config.py
+
+# Its output is one line per flake output and a summary, kept for the report.
+nix_eval=0
+scripts/nix-eval.sh run.sh . >"$work/out" 2>&1 || nix_eval=$?
+case $nix_eval in
+  0) pass "nix-eval: every flake output instantiates against real crane and dockerTools ($(tail -n 1 "$work/out"))" ;;
+  77) skip "$(tail -n 1 "$work/out" | sed 's/^SKIP //')" ;;
+  *) fail "nix-eval: run.sh . (exit $nix_eval)" ;;
+esac
 
 summary="$passed passed, $failed failed"
 if [[ $skipped -gt 0 ]]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: lints, the Rust tests on SQLite and
 # PostgreSQL, the Nix checks, and the container contract on a freshly built compat
-# image. Starts (installing when missing) PostgreSQL and the Docker engine, and
+# image and on the Nix image assembled offline around its binary. Starts (installing when missing) PostgreSQL and the Docker engine, and
 # stops what it started when it ends (KEEP_SERVICES=1 leaves them running).
 # Every tool is looked up by the stage that needs it, after that stage has
 # installed it: on a fresh machine nothing exists when this script starts.
@@ -88,7 +88,8 @@ stage "fresh-machine order: Docker client chosen after its install" scripts/test
 # build-image.sh installs and starts Docker itself, and untags the old image first.
 stage "compat image: build" scripts/build-image.sh "$image"
 built="compat image: build"
-stage --needs "$built" "compat image: container contract" scripts/test-image.sh "$image"
+stage --needs "$built" "compat image: container contract" scripts/test-image.sh --built-from-compat "$image"
+stage --needs "$built" "nix image: assembled offline, container contract" scripts/test-nix-image.sh "$image" "${TEST_NIX_IMAGE:-tasks-backend:nix}"
 stage --needs "$built" "compat image: SBOM and syft" scripts/test-sbom.sh "$image"
 stage --needs "$built" "container faults: kill, restart, disk trouble" scripts/test-faults.sh "$image"
 stage --needs "$built" "hardened profile (compose.yaml)" scripts/test-compose.sh "$image"
