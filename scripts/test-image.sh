@@ -469,6 +469,8 @@ c19_provenance() {
     --date=format-local:%Y-%m-%dT%H:%M:%SZ "${rev%-dirty}")"
   [[ "$created" == "$want_created" ]] || fail "created $created, but commit ${rev:0:12} is of $want_created"
   note "revision ${rev:0:12}, version $version, created $created"
+}
+
 # OpenShift runs an image under an arbitrary uid in group 0, whatever USER says:
 # the data directory (group 0, group-writable) must let it create its database,
 # on a fresh named volume (Docker copies the directory's owner and mode into it)
