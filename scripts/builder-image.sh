@@ -3,39 +3,24 @@
 # Usage: scripts/builder-image.sh [TAG]   (default tasks-backend-builder:trixie-rust)
 # debootstrap's Debian trixie (minbase) + Debian's rustc-web/cargo-web (Rust 1.96),
 # gcc, libc6-dev and Debian's own ca-certificates. Cached: does nothing when TAG exists.
-# Everything comes from Debian's archive over http ($DEBIAN_MIRROR); no host
-# file (in particular no host CA) is copied into the image.
+# Everything comes from Debian's archive (the one this machine's apt uses, or
+# $DEBIAN_MIRROR; see scripts/debian-base.sh); no host file (in particular no
+# host CA) is copied into the image.
 set -euo pipefail
 
 # shellcheck source=scripts/docker-client.sh
 source "$(dirname "${BASH_SOURCE[0]}")/docker-client.sh"
+# shellcheck source=scripts/debian-base.sh
+source "$(dirname "${BASH_SOURCE[0]}")/debian-base.sh"
 tag="${1:-tasks-backend-builder:trixie-rust}"
 base="${tag%%:*}-base:trixie"
-mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
 if "$DOCKER" image inspect "$tag" >/dev/null 2>&1; then
   echo "builder-image: $tag already present"
   exit 0
 fi
 
-if ! "$DOCKER" image inspect "$base" >/dev/null 2>&1; then
-  if ! command -v debootstrap >/dev/null 2>&1; then
-    echo "builder-image: installing debootstrap"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq debootstrap >/dev/null
-  fi
-  rootfs="$(mktemp -d "${TMPDIR:-/tmp}/tasks-backend-rootfs.XXXXXX")"
-  trap 'rm -rf "$rootfs"' EXIT
-  log="${TMPDIR:-/tmp}/tasks-backend-debootstrap.log"
-  echo "builder-image: debootstrap trixie into $rootfs (log $log)"
-  if ! debootstrap --variant=minbase trixie "$rootfs" "$mirror" >"$log" 2>&1; then
-    tail -n 20 "$log" >&2
-    exit 1
-  fi
-  tar -C "$rootfs" -c . | "$DOCKER" import - "$base" >/dev/null
-  rm -rf "$rootfs"
-fi
+debian_base "$base"
 
 echo "builder-image: installing rustc-web/cargo-web into $tag"
 # Same layout as the official image: CARGO_HOME=/usr/local/cargo, cargo on PATH.

@@ -78,7 +78,9 @@ stage "API against its OpenAPI document (schemathesis)" scripts/test-schema.sh
 stage "compat image: build" build_image
 stage "compat image: container contract" scripts/test-image.sh "$image"
 stage "container faults: kill, restart, disk trouble" scripts/test-faults.sh "$image"
-stage "hardened profile (compose.yaml)" scripts/test-compose.sh "$image"
+stage "PostgreSQL by host name from the compat image (DNS, /etc/hosts)" scripts/test-postgres-dns.sh "$image"
+stage "compose.yaml: SQLite and postgres profiles (docker-compose)" scripts/test-compose.sh "$image"
+stage "Swarm: rolling update, kill, database outage, rollback" scripts/test-swarm.sh "$image"
 
 echo
 if ((failed > 0)); then
