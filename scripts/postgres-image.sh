@@ -95,7 +95,7 @@ DOCKERFILE
 
 echo "postgres-image: installing Debian's postgresql"
 DOCKER_BUILDKIT=1 "$DOCKER" build -q -t "$work_tag" "$ctx" >/dev/null
-version=$("$DOCKER" run --rm --entrypoint postgres "$work_tag" --version | awk '{ print $NF }')
+version=$("$DOCKER" run --rm --entrypoint postgres "$work_tag" --version | awk '{ print $3 }')
 major="${version%%.*}"
 if [[ ! "$major" =~ ^[0-9]+$ ]]; then
   echo "postgres-image: cannot read the major version from '$version'" >&2

@@ -180,8 +180,8 @@ order_ok() {
 check "postgres profile: PostgreSQL healthy first, then 2 app replicas healthy" \
   "${#apps[@]} replicas in $((SECONDS - t0)) s; PostgreSQL ready ${pg_ready_at:-never}, app started $app_started_at" order_ok
 
-port1=$(dc port --index=1 tasks-pg 8000 | sed 's/.*://')
-port2=$(dc port --index=2 tasks-pg 8000 | sed 's/.*://')
+port1=$(dc port --index=1 tasks-pg 8000 2>/dev/null | sed "s/.*://" || true)
+port2=$(dc port --index=2 tasks-pg 8000 2>/dev/null | sed "s/.*://" || true)
 written=$(curl_json -D "$work/h1" --data '{"title":"shared"}' "http://127.0.0.1:${port1:-0}/api/tasks" | jq -r '.id // empty' 2>/dev/null || true)
 read_other=$(curl_json -D "$work/h2" "http://127.0.0.1:${port2:-0}/api/tasks/${written:-0}" | jq -r '.title // empty' 2>/dev/null || true)
 r1=$(awk 'tolower($1) == "x-replica-id:" { print $2 }' "$work/h1" 2>/dev/null | tr -d '\r')

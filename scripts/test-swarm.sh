@@ -69,6 +69,7 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 summary() { python3 "$here/loadgen.py" summary "$work/load.log" --since "$1" --until "$2"; }
 field() { jq -r "$1" <<<"$2"; }
+fieldc() { jq -c "$1" <<<"$2"; }
 
 running_tasks() {
   "$DOCKER" service ps -q --filter desired-state=running "$svc" | sort
@@ -168,7 +169,7 @@ rolled_ok() {
     && [[ "$(task_images | sort -u)" == "$new_tag" ]]
 }
 check "1. rolling update to $new_tag: every replica replaced, 0 failed requests, within 120 s" \
-  "took $(elapsed "$t0" "$t1") s; state $(update_state); $(field .requests "$s") requests, $(field .failed "$s") failed $(field -c .by_status "$s"); $replaced old tasks left" rolled_ok
+  "took $(elapsed "$t0" "$t1") s; state $(update_state); $(field .requests "$s") requests, $(field .failed "$s") failed $(fieldc .by_status "$s"); $replaced old tasks left" rolled_ok
 
 # 2. One replica SIGKILLed.
 victim=$("$DOCKER" ps -q --filter "label=com.docker.swarm.service.name=$svc" | head -n 1)
@@ -184,7 +185,7 @@ sleep 2
 s=$(summary "$t0" "$(now)")
 kill_ok() { ((replaced_in_time)) && [[ "$(field .failed "$s")" -le "$workers" ]]; }
 check "2. SIGKILL of one replica: replaced within 60 s, at most $workers failed requests (those in flight)" \
-  "recovered (3 healthy) in $(elapsed "$t0" "$t1") s; $(field .requests "$s") requests, $(field .failed "$s") failed $(field -c .by_status "$s")" kill_ok
+  "recovered (3 healthy) in $(elapsed "$t0" "$t1") s; $(field .requests "$s") requests, $(field .failed "$s") failed $(fieldc .by_status "$s")" kill_ok
 
 # 3. PostgreSQL stopped for 20 s, then started again.
 tasks_before=$(running_tasks)
@@ -219,7 +220,7 @@ outage_ok() {
     && jq -e '.requests > 0 and .failed == 0' <<<"$after" >/dev/null
 }
 check "3. PostgreSQL down 20 s: no replica restarted, only 503 problem+json meanwhile, 2xx within 30 s of its return" \
-  "during: $(field -c .by_status "$during"), not problem+json $(field .non_2xx_not_problem_json "$during"); back to 2xx $(elapsed "$t_pg" "$t_ok") s after PostgreSQL was healthy ($(elapsed "$t_back" "$t_ok") s after its start); after: $(field .requests "$after") requests, $(field .failed "$after") failed; same tasks and containers: $([[ "$tasks_before" == "$tasks_after" && "$containers_before" == "$containers_after" ]] && echo yes || echo no)" outage_ok
+  "during: $(fieldc .by_status "$during"), not problem+json $(field .non_2xx_not_problem_json "$during"); back to 2xx $(elapsed "$t_pg" "$t_ok") s after PostgreSQL was healthy ($(elapsed "$t_back" "$t_ok") s after its start); after: $(field .requests "$after") requests, $(field .failed "$after") failed; same tasks and containers: $([[ "$tasks_before" == "$tasks_after" && "$containers_before" == "$containers_after" ]] && echo yes || echo no)" outage_ok
 
 # 4. Update to a broken image: PORT is not a port, so it exits 2 at start.
 printf 'FROM %s\nENV PORT=not-a-port\n' "$new_tag" | DOCKER_BUILDKIT=1 "$DOCKER" build -q -t "$broken_tag" - >/dev/null
@@ -237,7 +238,7 @@ rollback_ok() {
     && [[ "$(task_images | sort -u)" == "$new_tag" && "$(field .failed "$s")" -eq 0 ]]
 }
 check "4. broken image (exit $code at start): Swarm rolled back by itself within 120 s, 0 failed requests" \
-  "state $(update_state) after $(elapsed "$t0" "$t1") s; spec back to $spec_image; $(field .requests "$s") requests, $(field .failed "$s") failed $(field -c .by_status "$s")" rollback_ok
+  "state $(update_state) after $(elapsed "$t0" "$t1") s; spec back to $spec_image; $(field .requests "$s") requests, $(field .failed "$s") failed $(fieldc .by_status "$s")" rollback_ok
 
 # Every acknowledged write reads back (through the outage and the kill).
 touch "$work/stop"
@@ -246,7 +247,7 @@ load_pid=""
 v=$(python3 "$here/loadgen.py" verify "$base" "$work/load.log")
 total=$(summary 0 "$(now)")
 check "no acknowledged write lost" \
-  "$(field .acknowledged "$v") tasks acknowledged (201), $(field '.missing | length' "$v") missing $(field -c '.missing[:5]' "$v"); whole run: $(field .requests "$total") requests, $(field -c .by_status "$total")" \
+  "$(field .acknowledged "$v") tasks acknowledged (201), $(field '.missing | length' "$v") missing $(fieldc '.missing[:5]' "$v"); whole run: $(field .requests "$total") requests, $(fieldc .by_status "$total")" \
   jq -e '.acknowledged > 0 and (.missing | length) == 0' <<<"$v" >/dev/null
 
 # Secrets: the password never in a service's spec (environment) or in its logs.
