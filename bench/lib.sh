@@ -6,7 +6,10 @@ bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_dir="$(dirname "$bench_dir")"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 # shellcheck source=/dev/null
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/docker-client.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+# The client is chosen now for the bench scripts run after ensure-docker.sh;
+# run.sh, which runs ensure-docker.sh itself, chooses again after it.
+docker_client
 
 log() { echo "bench: $*" >&2; }
 

@@ -81,6 +81,7 @@ log "building the release binary"
 (cd "$repo_dir" && cargo build --release --locked)
 binary="$repo_dir/target/release/tasks-backend"
 "$repo_dir/scripts/ensure-docker.sh" >&2
+docker_client
 log "building $image"
 "$repo_dir/scripts/build-image.sh" "$image" >"$work/build-image.log" 2>&1 \
   || { tail -n 30 "$work/build-image.log" >&2 && exit 1; }

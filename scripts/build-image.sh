@@ -2,18 +2,22 @@
 # Build the compat image from Dockerfile.compat with BuildKit.
 # Usage: scripts/build-image.sh [TAG]        (default tasks-backend:compat)
 # Env:
-#   DOCKER         client (default /usr/bin/docker if present, else docker)
+#   DOCKER         client (default: Debian's /usr/bin/docker, installed when missing)
 #   RUST_IMAGE     builder image; default: rust:1.95-slim-bookworm when present
 #                  or pullable, else the local stand-in from scripts/builder-image.sh
 #   CA_BUNDLE      CA bundle passed as BuildKit secret `cacert` (used only while
 #                  crates are fetched); default /etc/ssl/certs/ca-certificates.crt
 #                  when it exists; set CA_BUNDLE= (empty) to pass none
 #   BUILD_CONTEXT  build context directory (default: the repository root)
+
+# TAG is removed before the build, so a failed build leaves no older image under
+# TAG for later checks to test by mistake.
 set -euo pipefail
 
-# shellcheck source=scripts/docker-client.sh
-source "$(dirname "${BASH_SOURCE[0]}")/docker-client.sh"
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ensure_docker
+here="$TB_SCRIPTS"
 tag="${1:-tasks-backend:compat}"
 context="${BUILD_CONTEXT:-$(dirname "$here")}"
 official="rust:1.95-slim-bookworm"
@@ -36,6 +40,9 @@ if [[ -n "$ca" && -f "$ca" ]]; then
   args+=(--secret "id=cacert,src=$ca")
 fi
 
+# -f: untags TAG even while a container still uses it (the image then stays,
+# untagged, for that container only).
+"$DOCKER" rmi -f "$tag" >/dev/null 2>&1 || true
 echo "build-image: building $tag from $context with RUST_IMAGE=$RUST_IMAGE"
 start=$SECONDS
 DOCKER_BUILDKIT=1 "$DOCKER" "${args[@]}" "$context"

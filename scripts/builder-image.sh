@@ -3,15 +3,14 @@
 # Usage: scripts/builder-image.sh [TAG]   (default tasks-backend-builder:trixie-rust)
 # debootstrap's Debian trixie (minbase) + Debian's rustc-web/cargo-web (Rust 1.96),
 # gcc, libc6-dev and Debian's own ca-certificates. Cached: does nothing when TAG exists.
-# Everything comes from Debian's archive (the one this machine's apt uses, or
-# $DEBIAN_MIRROR; see scripts/debian-base.sh); no host file (in particular no
-# host CA) is copied into the image.
+# Everything comes from the Debian archive this machine's apt already uses
+# ($DEBIAN_MIRROR overrides it; see debian_mirror in scripts/lib.sh); no host
+# file (in particular no host CA) is copied into the image.
 set -euo pipefail
 
-# shellcheck source=scripts/docker-client.sh
-source "$(dirname "${BASH_SOURCE[0]}")/docker-client.sh"
-# shellcheck source=scripts/debian-base.sh
-source "$(dirname "${BASH_SOURCE[0]}")/debian-base.sh"
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ensure_docker
 tag="${1:-tasks-backend-builder:trixie-rust}"
 base="${tag%%:*}-base:trixie"
 

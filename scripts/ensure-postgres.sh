@@ -5,6 +5,8 @@
 # scripts/stop-postgres.sh stops it again (only if this script started it).
 set -euo pipefail
 
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 port="${TASKS_PG_PORT:-55432}"
 state="${TASKS_PG_DIR:-${TMPDIR:-/tmp}/tasks-backend-pg}"
 url="postgres://postgres@127.0.0.1:${port}/postgres"
@@ -17,8 +19,8 @@ find_bin() {
 bin=$(find_bin || true)
 if [[ -z "$bin" ]]; then
   echo "ensure-postgres: installing Debian's postgresql" >&2
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+  apt_install postgresql
+  # Looked up only now: on a fresh machine there was nothing to find before.
   bin=$(find_bin)
 fi
 

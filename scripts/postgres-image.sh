@@ -15,10 +15,9 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=scripts/docker-client.sh
-source "$here/docker-client.sh"
-# shellcheck source=scripts/debian-base.sh
-source "$here/debian-base.sh"
+# shellcheck source=scripts/lib.sh
+source "$here/lib.sh"
+ensure_docker
 base="tasks-backend-builder-base:trixie"
 work_tag="tasks-backend-postgres:build"
 

@@ -25,21 +25,16 @@ fi
 export TASKS_IMAGE="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
-# shellcheck source=scripts/docker-client.sh
-source "$here/docker-client.sh"
-# shellcheck source=scripts/test-lib.sh
-source "$here/test-lib.sh"
-python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q --user pyyaml==6.0.3
-command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
+# shellcheck source=scripts/lib.sh
+source "$here/lib.sh"
+ensure_docker
+apt_tool jq jq
+python3 -c 'import yaml' 2>/dev/null || pip_install pyyaml==6.0.3
 
 if "$DOCKER" compose version >/dev/null 2>&1; then
   compose=("$DOCKER" compose)
 else
-  if ! command -v docker-compose >/dev/null 2>&1; then
-    echo "test-compose: installing Debian's docker-compose"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
-  fi
+  apt_tool docker-compose docker-compose
   compose=(docker-compose)
 fi
 # docker-compose 1.29 talks to the engine itself; it needs no client binary.
@@ -102,9 +97,9 @@ want("healthcheck" in pg, "postgres: a health check")
 want(app.get("depends_on", {}).get("postgres", {}).get("condition") == "service_healthy",
      "tasks-pg: depends_on postgres condition service_healthy")
 want(any(v.startswith("postgres-data:") for v in pg.get("volumes", [])), "postgres: a named volume")
-want("DATABASE_URL" not in app.get("environment", {}) and
+want(app.get("environment", {}).get("DATABASE_URL") == "" and
      app.get("environment", {}).get("DATABASE_URL_FILE", "").startswith("/run/secrets/"),
-     "tasks-pg: the URL as a secret file (DATABASE_URL_FILE), not DATABASE_URL")
+     "tasks-pg: the URL as a secret file (DATABASE_URL_FILE), the image's DATABASE_URL emptied")
 want("POSTGRES_PASSWORD" not in pg.get("environment", {}), "postgres: password as a secret file")
 if problems:
     sys.exit("compose.yaml lacks: " + "; ".join(problems))
@@ -201,4 +196,4 @@ secret_ok() { [[ "$leaks" -eq 0 && "$mounts" == */run/secrets/database-url* ]]; 
 check "postgres profile: the URL is a file under /run/secrets; the password is in no inspect output or log" \
   "mounts: ${mounts:-none}; $leaks of $((1 + ${#apps[@]})) containers leak it" secret_ok
 
-finish
+summary

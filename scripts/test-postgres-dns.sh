@@ -17,10 +17,9 @@ if [[ $# -ne 1 ]]; then
 fi
 image="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=scripts/docker-client.sh
-source "$here/docker-client.sh"
-# shellcheck source=scripts/test-lib.sh
-source "$here/test-lib.sh"
+# shellcheck source=scripts/lib.sh
+source "$here/lib.sh"
+ensure_docker
 
 name="tbdns-$$"
 net="$name-net"
@@ -48,7 +47,7 @@ containers+=("$name-pg")
 pg_ready() { "$DOCKER" exec "$name-pg" pg_isready -q -h 127.0.0.1 -U tasks -d tasks; }
 if ! wait_for 60 pg_ready; then
   result fail "PostgreSQL stand-in starts" "$("$DOCKER" logs --tail 5 "$name-pg" 2>&1 | tr '\n' ' ')"
-  finish
+  summary
   exit 1
 fi
 bridge_ip=$("$DOCKER" inspect -f '{{.NetworkSettings.Networks.bridge.IPAddress}}' "$name-pg")
@@ -79,4 +78,4 @@ run_case() {
 
 run_case dns pg-by-dns --network "$net"
 run_case hosts pg-by-hosts.invalid --add-host "pg-by-hosts.invalid:$bridge_ip"
-finish
+summary

@@ -30,10 +30,9 @@ fi
 image="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
-# shellcheck source=scripts/docker-client.sh
-source "$here/docker-client.sh"
-# shellcheck source=scripts/test-lib.sh
-source "$here/test-lib.sh"
+# shellcheck source=scripts/lib.sh
+source "$here/lib.sh"
+ensure_docker
 
 stack="tbswarm$$"
 svc="${stack}_tasks"
@@ -67,7 +66,7 @@ trap cleanup EXIT
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-summary() { python3 "$here/loadgen.py" summary "$work/load.log" --since "$1" --until "$2"; }
+load_summary() { python3 "$here/loadgen.py" summary "$work/load.log" --since "$1" --until "$2"; }
 field() { jq -r "$1" <<<"$2"; }
 fieldc() { jq -c "$1" <<<"$2"; }
 
@@ -97,7 +96,7 @@ task_images() {
 pg_major=$("$DOCKER" image ls --format '{{.Tag}}' tasks-backend-postgres | grep -E '^[0-9]+$' | head -n 1)
 ha_version=$("$DOCKER" image ls --format '{{.Tag}}' tasks-backend-haproxy | grep -E '^[0-9]+\.[0-9]+$' | head -n 1)
 export POSTGRES_IMAGE="postgres:$pg_major" HAPROXY_IMAGE="haproxy:$ha_version" TASKS_IMAGE="$image"
-command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
+apt_tool jq jq
 
 # The Swarm: ours only if the engine was in none.
 state=$("$DOCKER" info -f '{{.Swarm.LocalNodeState}}')
@@ -133,7 +132,7 @@ if wait_for 150 ready; then
 else
   result fail "stack deployed: 3 healthy replicas behind HAProxy" "$("$DOCKER" service ls --filter "label=com.docker.stack.namespace=$stack" --format '{{.Name}} {{.Replicas}}' | tr '\n' ' ')"
   "$DOCKER" service ps --no-trunc "$svc" | tail -n 5
-  finish
+  summary
   exit 1
 fi
 
@@ -144,7 +143,7 @@ load_pid=$!
 # 0. Where requests go.
 t0=$(now)
 sleep 8
-s=$(summary "$t0" "$(now)")
+s=$(load_summary "$t0" "$(now)")
 shares=$(jq -r '.by_replica | to_entries | map("\(.key)=\(.value)") | join(" ")' <<<"$s")
 spread_ok() {
   jq -e '(.by_replica | length) == 3 and ([.by_replica[]] | min) >= 0.15 * .requests and .failed == 0' <<<"$s" >/dev/null
@@ -161,7 +160,7 @@ wait_for 120 update_state_is completed || true
 t1=$(now)
 wait_for 20 three_healthy || true
 sleep 2
-s=$(summary "$t0" "$(now)")
+s=$(load_summary "$t0" "$(now)")
 after=$(running_tasks)
 replaced=$(comm -12 <(echo "$before") <(echo "$after") | wc -l)
 rolled_ok() {
@@ -182,7 +181,7 @@ replaced_in_time=0
 wait_for 60 three_healthy && replaced_in_time=1
 t1=$(now)
 sleep 2
-s=$(summary "$t0" "$(now)")
+s=$(load_summary "$t0" "$(now)")
 kill_ok() { ((replaced_in_time)) && [[ "$(field .failed "$s")" -le "$workers" ]]; }
 check "2. SIGKILL of one replica: replaced within 60 s, at most $workers failed requests (those in flight)" \
   "recovered (3 healthy) in $(elapsed "$t0" "$t1") s; $(field .requests "$s") requests, $(field .failed "$s") failed $(fieldc .by_status "$s")" kill_ok
@@ -209,8 +208,8 @@ t_ok=$(now)
 sleep 3
 # The outage proper: from 3 s after the stop (requests in flight then may still
 # have succeeded) to the start command.
-during=$(summary "$(awk -v t="$t0" 'BEGIN { printf "%.3f", t + 3 }')" "$t_back")
-after=$(summary "$(awk -v t="$t_ok" 'BEGIN { printf "%.3f", t + 1 }')" "$(now)")
+during=$(load_summary "$(awk -v t="$t0" 'BEGIN { printf "%.3f", t + 3 }')" "$t_back")
+after=$(load_summary "$(awk -v t="$t_ok" 'BEGIN { printf "%.3f", t + 1 }')" "$(now)")
 tasks_after=$(running_tasks)
 containers_after=$("$DOCKER" ps -q --filter "label=com.docker.swarm.service.name=$svc" | sort)
 outage_ok() {
@@ -231,7 +230,7 @@ wait_for 120 update_state_is rollback_completed || true
 t1=$(now)
 wait_for 20 three_healthy || true
 sleep 2
-s=$(summary "$t0" "$(now)")
+s=$(load_summary "$t0" "$(now)")
 spec_image=$("$DOCKER" service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$svc")
 rollback_ok() {
   [[ "$code" == 2 && "$(update_state)" == rollback_completed && "$spec_image" == "$new_tag" ]] \
@@ -245,7 +244,7 @@ touch "$work/stop"
 wait "$load_pid" || true
 load_pid=""
 v=$(python3 "$here/loadgen.py" verify "$base" "$work/load.log")
-total=$(summary 0 "$(now)")
+total=$(load_summary 0 "$(now)")
 check "no acknowledged write lost" \
   "$(field .acknowledged "$v") tasks acknowledged (201), $(field '.missing | length' "$v") missing $(fieldc '.missing[:5]' "$v"); whole run: $(field .requests "$total") requests, $(fieldc .by_status "$total")" \
   jq -e '.acknowledged > 0 and (.missing | length) == 0' <<<"$v" >/dev/null
@@ -261,7 +260,7 @@ done
 check "the password is in no service spec, environment or log" "$leaks services leak it" test "$leaks" -eq 0
 
 if [[ "${SWARM_BENCH:-0}" == 1 ]]; then
-  command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+  apt_tool wrk wrk
   id=$(curl -sf --noproxy '*' -H 'content-type: application/json' --data '{"title":"bench"}' "$base/api/tasks" | jq -r .id)
   for n in 3 1; do
     "$DOCKER" service scale "$svc=$n" >/dev/null 2>&1
@@ -271,4 +270,4 @@ if [[ "${SWARM_BENCH:-0}" == 1 ]]; then
   done
 fi
 
-finish
+summary

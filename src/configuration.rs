@@ -3,12 +3,13 @@
 //! [`SettingsError`] that names the setting, the value and what is allowed.
 
 use std::collections::HashMap;
-use std::fs::{self, OpenOptions};
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 #[derive(Debug, Clone)]
@@ -17,20 +18,28 @@ pub struct Settings {
     pub port: u16,
     pub database: DatabaseSettings,
     pub log_format: LogFormat,
-    pub log_level: String,
+    pub log_level: LogLevel,
     /// How long in-flight requests may run on after SIGTERM/SIGINT.
     pub shutdown_timeout: Duration,
+    /// How long the server keeps serving after SIGTERM/SIGINT, with `/readyz` at 503,
+    /// so a load balancer stops sending traffic before the listener closes.
+    pub shutdown_drain: Duration,
+    /// Sent as `X-Replica-Id` on every response, to tell replicas apart.
+    pub replica_id: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
     pub url: DatabaseUrl,
-    /// How long start-up keeps retrying an unreachable database before giving up.
+    /// How long start-up keeps trying (connecting, waiting for another replica's
+    /// migration) before giving up; zero means one attempt.
     pub startup_timeout: Duration,
     pub max_connections: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The database to use. A PostgreSQL URL may hold a password, so it is kept in a
+/// type whose `Debug` never prints it; [`DatabaseUrl::redacted`] is for logs.
+#[derive(Clone)]
 pub enum DatabaseUrl {
     /// `path` is `None` for an in-memory database.
     Sqlite {
@@ -38,14 +47,53 @@ pub enum DatabaseUrl {
         path: Option<PathBuf>,
     },
     Postgres {
-        url: String,
+        url: SecretString,
     },
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DatabaseUrl")
+            .field(&self.redacted())
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// A tracing filter that was checked to mean what it says (see [`LogLevel::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLevel(String);
+
+impl LogLevel {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    const ALLOWED: &str = "expected off, error, warn, info, debug, trace, or tracing filter directives such as info,sqlx=warn";
+
+    /// tracing reads a bare word it does not know as a *target* name, so `warning`
+    /// would silently turn every log line off; every directive without `=` must
+    /// therefore be a level name.
+    pub fn parse(raw: &str) -> Result<Self, SettingsError> {
+        let refuse = || SettingsError::new("LOG_LEVEL", raw, Self::ALLOWED);
+        let directives: Vec<&str> = raw.split(',').map(str::trim).collect();
+        for directive in &directives {
+            let is_level = Self::LEVELS
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case(directive));
+            if directive.is_empty() || !(is_level || directive.contains('=')) {
+                return Err(refuse());
+            }
+        }
+        tracing_subscriber::EnvFilter::try_new(raw).map_err(|_| refuse())?;
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// One line, fit for stderr: `invalid setting PORT="abc": expected ...`.
@@ -58,10 +106,12 @@ pub struct SettingsError {
 }
 
 impl SettingsError {
-    fn new(setting: &'static str, value: &str, problem: impl Into<String>) -> Self {
+    /// `value` is masked here, so no caller can forget to: any password-like part
+    /// of it is replaced before the error exists.
+    pub fn new(setting: &'static str, value: &str, problem: impl Into<String>) -> Self {
         Self {
             setting,
-            value: value.to_owned(),
+            value: redact(value),
             problem: problem.into(),
         }
     }
@@ -69,9 +119,10 @@ impl SettingsError {
 
 /// Every setting as text, before parsing: environment variables are text anyway,
 /// and parsing them ourselves is what makes the error messages precise.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 struct RawSettings {
-    database_url: String,
+    database_url: Option<String>,
+    database_url_file: Option<String>,
     host: String,
     port: String,
     log_format: String,
@@ -79,10 +130,13 @@ struct RawSettings {
     database_startup_timeout_secs: String,
     database_max_connections: String,
     shutdown_timeout_secs: String,
+    shutdown_drain_secs: String,
+    replica_id: Option<String>,
 }
 
-const DEFAULTS: [(&str, &str); 8] = [
-    ("database_url", "sqlite://data/tasks.db"),
+const DEFAULT_DATABASE_URL: &str = "sqlite://data/tasks.db";
+
+const DEFAULTS: &[(&str, &str)] = &[
     ("host", "127.0.0.1"),
     ("port", "8000"),
     ("log_format", "text"),
@@ -90,7 +144,11 @@ const DEFAULTS: [(&str, &str); 8] = [
     ("database_startup_timeout_secs", "30"),
     ("database_max_connections", "8"),
     ("shutdown_timeout_secs", "8"),
+    ("shutdown_drain_secs", "0"),
 ];
+
+/// Settings with no default: absent means "not given".
+const OPTIONAL: &[&str] = &["database_url", "database_url_file", "replica_id"];
 
 impl Settings {
     /// Reads the process environment.
@@ -101,10 +159,11 @@ impl Settings {
     /// Reads the given environment instead of the process's (tests use this).
     pub fn from_env(env: HashMap<String, String>) -> Result<Self, SettingsError> {
         let config_file = env.get("CONFIG_FILE").cloned().unwrap_or_default();
+        let hostname = env.get("HOSTNAME").cloned();
         let mut builder = Config::builder();
         for (key, value) in DEFAULTS {
             builder = builder
-                .set_default(key, value)
+                .set_default(*key, *value)
                 .map_err(|e| SettingsError::new("defaults", value, e.to_string()))?;
         }
         if !config_file.is_empty() {
@@ -117,32 +176,32 @@ impl Settings {
             }
             builder = builder.add_source(File::new(&config_file, FileFormat::Toml).required(true));
         }
-        let only_ours: HashMap<String, String> = env
-            .into_iter()
-            .filter(|(k, _)| DEFAULTS.iter().any(|(d, _)| d.eq_ignore_ascii_case(k)))
-            .collect();
+        let is_ours = |key: &str| {
+            DEFAULTS.iter().any(|(d, _)| d.eq_ignore_ascii_case(key))
+                || OPTIONAL.iter().any(|o| o.eq_ignore_ascii_case(key))
+        };
+        let only_ours: HashMap<String, String> =
+            env.into_iter().filter(|(k, _)| is_ours(k)).collect();
         builder = builder.add_source(Environment::default().source(Some(only_ours)));
         let raw: RawSettings = builder
             .build()
             .and_then(Config::try_deserialize)
             .map_err(|e| SettingsError::new("CONFIG_FILE", &config_file, e.to_string()))?;
-        raw.parse()
+        raw.parse(hostname)
     }
 }
 
 impl RawSettings {
-    fn parse(self) -> Result<Settings, SettingsError> {
+    fn parse(self, hostname: Option<String>) -> Result<Settings, SettingsError> {
         Ok(Settings {
             host: parse_host(&self.host)?,
             port: parse_number("PORT", &self.port, 0, u16::MAX.into())? as u16,
             database: DatabaseSettings {
-                url: DatabaseUrl::parse(&self.database_url)?,
-                startup_timeout: Duration::from_secs(parse_number(
+                url: database_url(given(self.database_url), given(self.database_url_file))?,
+                startup_timeout: parse_secs(
                     "DATABASE_STARTUP_TIMEOUT_SECS",
                     &self.database_startup_timeout_secs,
-                    0,
-                    3600,
-                )?),
+                )?,
                 max_connections: parse_number(
                     "DATABASE_MAX_CONNECTIONS",
                     &self.database_max_connections,
@@ -161,14 +220,50 @@ impl RawSettings {
                     ));
                 }
             },
-            log_level: parse_log_level(&self.log_level)?,
-            shutdown_timeout: Duration::from_secs(parse_number(
-                "SHUTDOWN_TIMEOUT_SECS",
-                &self.shutdown_timeout_secs,
-                0,
-                3600,
-            )?),
+            log_level: LogLevel::parse(&self.log_level)?,
+            shutdown_timeout: parse_secs("SHUTDOWN_TIMEOUT_SECS", &self.shutdown_timeout_secs)?,
+            shutdown_drain: parse_secs("SHUTDOWN_DRAIN_SECS", &self.shutdown_drain_secs)?,
+            replica_id: match given(self.replica_id) {
+                Some(id) => parse_replica_id("REPLICA_ID", &id)?,
+                None => default_replica_id(hostname),
+            },
         })
+    }
+}
+
+/// An empty value counts as not set: an orchestrator cannot unset a variable that
+/// an image sets, but it can empty it (the official images' `_FILE` rule).
+fn given(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
+/// `DATABASE_URL`, or the contents of the file named by `DATABASE_URL_FILE` (the
+/// `_FILE` convention of the official images, for Docker and Kubernetes secrets).
+fn database_url(url: Option<String>, file: Option<String>) -> Result<DatabaseUrl, SettingsError> {
+    match (url, file) {
+        (Some(url), Some(_)) => Err(SettingsError::new(
+            "DATABASE_URL",
+            &url,
+            "DATABASE_URL and DATABASE_URL_FILE are both set; set only one",
+        )),
+        (Some(url), None) => DatabaseUrl::parse(&url),
+        (None, Some(file)) => {
+            let contents = std::fs::read_to_string(&file).map_err(|e| {
+                SettingsError::new(
+                    "DATABASE_URL_FILE",
+                    &file,
+                    format!("cannot read the file: {}", e.kind()),
+                )
+            })?;
+            // Secret files usually end with a newline; nothing else is trimmed.
+            let url = contents.trim_end_matches(['\n', '\r']);
+            DatabaseUrl::parse(url).map_err(|e| SettingsError {
+                setting: "DATABASE_URL_FILE",
+                value: file.clone(),
+                problem: format!("the file holds an invalid URL {}: {}", e.value, e.problem),
+            })
+        }
+        (None, None) => DatabaseUrl::parse(DEFAULT_DATABASE_URL),
     }
 }
 
@@ -201,16 +296,32 @@ fn parse_number(
     }
 }
 
-fn parse_log_level(raw: &str) -> Result<String, SettingsError> {
-    tracing_subscriber::EnvFilter::try_new(raw)
-        .map(|_| raw.to_owned())
-        .map_err(|_| {
-            SettingsError::new(
-                "LOG_LEVEL",
-                raw,
-                "expected error, warn, info, debug, trace or a tracing filter such as info,sqlx=warn",
-            )
-        })
+/// A duration in whole seconds, 0 to 3600.
+fn parse_secs(setting: &'static str, raw: &str) -> Result<Duration, SettingsError> {
+    parse_number(setting, raw, 0, 3600).map(Duration::from_secs)
+}
+
+const REPLICA_ID_ALLOWED: &str = "expected 1 to 64 characters from A-Z, a-z, 0-9, '.', '_', '-'";
+
+fn parse_replica_id(setting: &'static str, raw: &str) -> Result<String, SettingsError> {
+    let valid = (1..=64).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err(SettingsError::new(setting, raw, REPLICA_ID_ALLOWED))
+    }
+}
+
+/// The host name: in a container, its id (Docker) or pod name (Kubernetes).
+fn default_replica_id(hostname: Option<String>) -> String {
+    hostname
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .and_then(|h| parse_replica_id("HOSTNAME", &h).ok())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 impl DatabaseUrl {
@@ -234,94 +345,72 @@ impl DatabaseUrl {
             return match url::Url::parse(raw) {
                 Ok(parsed) if parsed.host_str().is_some_and(|h| !h.is_empty()) => {
                     Ok(Self::Postgres {
-                        url: raw.to_owned(),
+                        url: SecretString::from(raw),
                     })
                 }
-                _ => Err(SettingsError::new(
+                Ok(_) => Err(SettingsError::new(
                     "DATABASE_URL",
-                    &redact(raw),
-                    Self::ALLOWED,
+                    raw,
+                    format!("{}: the host is missing", Self::ALLOWED),
+                )),
+                Err(e) => Err(SettingsError::new(
+                    "DATABASE_URL",
+                    raw,
+                    format!("{} ({e})", Self::ALLOWED),
                 )),
             };
         }
-        Err(SettingsError::new(
-            "DATABASE_URL",
-            &redact(raw),
-            Self::ALLOWED,
-        ))
+        Err(SettingsError::new("DATABASE_URL", raw, Self::ALLOWED))
     }
 
-    pub fn as_str(&self) -> &str {
+    /// The URL itself, password included: only for opening connections.
+    pub fn expose(&self) -> &str {
         match self {
-            Self::Sqlite { url, .. } | Self::Postgres { url } => url,
+            Self::Sqlite { url, .. } => url,
+            Self::Postgres { url } => url.expose_secret(),
         }
     }
 
     /// The URL fit for logs and error messages: any password is masked.
     pub fn redacted(&self) -> String {
-        redact(self.as_str())
-    }
-
-    /// For SQLite: create the data directory when missing and prove it is writable,
-    /// so a bad volume is reported as a settings error before anything binds.
-    pub fn prepare_storage(&self) -> Result<(), SettingsError> {
-        let Self::Sqlite {
-            url,
-            path: Some(path),
-        } = self
-        else {
-            return Ok(());
-        };
-        let fail = |what: String| SettingsError::new("DATABASE_URL", url, what);
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        fs::create_dir_all(&dir).map_err(|e| {
-            fail(format!(
-                "cannot create data directory {}: {e}",
-                dir.display()
-            ))
-        })?;
-        // SQLite's WAL needs to create files beside the database, so the directory
-        // itself must be writable, not just the database file.
-        let probe = dir.join(format!(".tasks-backend-write-probe-{}", std::process::id()));
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&probe)
-            .and_then(|_| fs::remove_file(&probe))
-            .map_err(|e| {
-                fail(format!(
-                    "data directory {} is not writable: {e}",
-                    dir.display()
-                ))
-            })?;
-        if path.exists() {
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(path)
-                .map_err(|e| {
-                    fail(format!(
-                        "database file {} is not writable: {e}",
-                        path.display()
-                    ))
-                })?;
-        }
-        Ok(())
+        redact(self.expose())
     }
 }
 
-fn redact(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
+/// Masks the user information of anything URL-like (`scheme://USER:PASS@host`),
+/// whether or not it parses as a URL, and the value of password-like query
+/// parameters. Over-masking is fine; printing a password is not.
+pub fn redact(raw: &str) -> String {
+    let (scheme, rest) = match raw.find("://") {
+        Some(i) => raw.split_at(i + 3),
+        None => ("", raw),
+    };
+    // The last `@` ends the user information: a raw password may hold `@`, `/` or `?`.
+    let rest = match rest.rfind('@') {
+        Some(at) => format!("***{}", &rest[at..]),
+        None => rest.to_owned(),
+    };
+    let masked = match rest.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if is_secret_key(key) => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", params.join("&"))
         }
-        _ => raw.to_owned(),
-    }
+        None => rest,
+    };
+    format!("{scheme}{masked}")
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "pass", "pwd", "secret", "token", "sslpassword"]
+        .iter()
+        .any(|k| key == *k)
 }
 
 #[cfg(test)]
@@ -335,19 +424,25 @@ mod tests {
             .collect()
     }
 
+    fn sqlite_path(url: &DatabaseUrl) -> Option<&Path> {
+        match url {
+            DatabaseUrl::Sqlite { path, .. } => path.as_deref(),
+            DatabaseUrl::Postgres { .. } => None,
+        }
+    }
+
     #[test]
     fn with_nothing_set_the_defaults_apply() {
         let s = Settings::from_env(env(&[])).unwrap();
         assert_eq!(s.host, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert_eq!(s.port, 8000);
+        assert_eq!(s.database.url.expose(), "sqlite://data/tasks.db");
         assert_eq!(
-            s.database.url,
-            DatabaseUrl::Sqlite {
-                url: "sqlite://data/tasks.db".into(),
-                path: Some("data/tasks.db".into())
-            }
+            sqlite_path(&s.database.url),
+            Some(Path::new("data/tasks.db"))
         );
         assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.shutdown_drain, Duration::ZERO);
     }
 
     #[test]
@@ -357,18 +452,19 @@ mod tests {
             ("PORT", "9000"),
             ("DATABASE_URL", "sqlite:///app/data/tasks.db"),
             ("LOG_FORMAT", "json"),
+            ("SHUTDOWN_DRAIN_SECS", "5"),
+            ("REPLICA_ID", "web-1"),
         ]))
         .unwrap();
         assert_eq!(s.host.to_string(), "0.0.0.0");
         assert_eq!(s.port, 9000);
         assert_eq!(
-            s.database.url,
-            DatabaseUrl::Sqlite {
-                url: "sqlite:///app/data/tasks.db".into(),
-                path: Some("/app/data/tasks.db".into())
-            }
+            sqlite_path(&s.database.url),
+            Some(Path::new("/app/data/tasks.db"))
         );
         assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.shutdown_drain, Duration::from_secs(5));
+        assert_eq!(s.replica_id, "web-1");
     }
 
     #[test]
@@ -381,11 +477,18 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("DATABASE_URL", "sqlite://"),
             ("DATABASE_URL", "postgres://"),
+            ("DATABASE_URL", "postgres://u:p@db:70000/t"),
+            ("DATABASE_URL_FILE", "/does/not/exist"),
             ("LOG_FORMAT", "xml"),
             ("LOG_LEVEL", "info,[bad"),
+            ("LOG_LEVEL", "warning"),
+            ("LOG_LEVEL", "info,verbose"),
+            ("LOG_LEVEL", ""),
             ("DATABASE_MAX_CONNECTIONS", "0"),
             ("DATABASE_STARTUP_TIMEOUT_SECS", "soon"),
             ("SHUTDOWN_TIMEOUT_SECS", "9999"),
+            ("SHUTDOWN_DRAIN_SECS", "-5"),
+            ("REPLICA_ID", "has space"),
             ("CONFIG_FILE", "/does/not/exist.toml"),
         ];
         for (setting, value) in cases {
@@ -396,30 +499,129 @@ mod tests {
     }
 
     #[test]
-    fn a_password_in_a_bad_database_url_is_not_echoed() {
-        let err = DatabaseUrl::parse("mysql://user:hunter2@db/tasks").unwrap_err();
-        assert!(!err.to_string().contains("hunter2"), "{err}");
+    fn log_levels_and_real_directives_are_accepted() {
+        for value in [
+            "error",
+            "WARN",
+            "info",
+            "debug",
+            "trace",
+            "off",
+            "info,sqlx=warn",
+            "tasks_backend=debug",
+            "warn,poem=info,tasks_backend=trace",
+        ] {
+            let s = Settings::from_env(env(&[("LOG_LEVEL", value)]))
+                .unwrap_or_else(|e| panic!("LOG_LEVEL={value} should be accepted: {e}"));
+            assert_eq!(s.log_level.as_str(), value);
+        }
+    }
+
+    #[test]
+    fn passwords_never_reach_an_error_or_debug_output() {
+        let secret = "s3cret";
+        let cases = [
+            "postgres://u:s3cret@db:70000/t",
+            "postgres://u:s3cret@/t",
+            "mysql://user:s3cret@db/tasks",
+            "postgres://u:s3cret/x@db:70000/t",
+            "u:s3cret@db/tasks",
+            "postgres://db/t?password=s3cret",
+            "postgresql://u:s3cret@db:5432/t?sslmode=bogus&password=s3cret",
+        ];
+        for raw in cases {
+            match DatabaseUrl::parse(raw) {
+                Err(err) => assert!(!err.to_string().contains(secret), "{raw}: {err}"),
+                Ok(url) => {
+                    assert!(!format!("{url:?}").contains(secret), "{raw}: {url:?}");
+                    assert!(!url.redacted().contains(secret), "{raw}");
+                }
+            }
+        }
+        let s =
+            Settings::from_env(env(&[("DATABASE_URL", "postgres://u:s3cret@db:5432/t")])).unwrap();
+        let debug = format!("{s:?}");
+        assert!(!debug.contains(secret), "Debug of the settings: {debug}");
+        assert!(
+            debug.contains("db:5432"),
+            "still says which database: {debug}"
+        );
+    }
+
+    #[test]
+    fn redact_masks_user_information_and_secret_parameters() {
+        let cases = [
+            ("postgres://u:p@db/t", "postgres://***@db/t"),
+            ("postgres://db/t", "postgres://db/t"),
+            ("sqlite://data/tasks.db", "sqlite://data/tasks.db"),
+            ("postgres://u:p@db:70000/t", "postgres://***@db:70000/t"),
+            (
+                "postgres://db/t?sslmode=require&password=x",
+                "postgres://db/t?sslmode=require&password=***",
+            ),
+            ("abc", "abc"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(redact(raw), want, "redact({raw:?})");
+        }
+    }
+
+    #[test]
+    fn the_url_can_come_from_a_file_but_not_from_both() {
+        let dir = tempfile_dir("url-file");
+        let file = dir.join("url");
+        fs_write(&file, "postgres://u:s3cret@db:5432/tasks\n");
+        let path = file.to_string_lossy().into_owned();
+        let s = Settings::from_env(env(&[("DATABASE_URL_FILE", &path)])).unwrap();
+        assert_eq!(s.database.url.expose(), "postgres://u:s3cret@db:5432/tasks");
+
+        let err = Settings::from_env(env(&[
+            ("DATABASE_URL_FILE", &path),
+            ("DATABASE_URL", "postgres://u:other@db/t"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.setting, "DATABASE_URL", "{err}");
+        assert!(err.problem.contains("DATABASE_URL_FILE"), "{err}");
+        assert!(!err.to_string().contains("other"), "{err}");
+
+        // An empty DATABASE_URL is how a pod overrides an image's value: not set.
+        let s =
+            Settings::from_env(env(&[("DATABASE_URL_FILE", &path), ("DATABASE_URL", "")])).unwrap();
+        assert!(s.database.url.expose().starts_with("postgres://"));
+
+        fs_write(&file, "postgres://u:s3cret@db:70000/tasks\n");
+        let err = Settings::from_env(env(&[("DATABASE_URL_FILE", &path)])).unwrap_err();
+        assert_eq!(err.setting, "DATABASE_URL_FILE", "{err}");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_replica_id_defaults_to_the_host_name() {
+        let s = Settings::from_env(env(&[("HOSTNAME", "0123abcd")])).unwrap();
+        assert_eq!(s.replica_id, "0123abcd");
+        let s = Settings::from_env(env(&[("HOSTNAME", "0123abcd"), ("REPLICA_ID", "r2")])).unwrap();
+        assert_eq!(s.replica_id, "r2");
     }
 
     #[test]
     fn a_config_file_sets_values_that_the_environment_overrides() {
-        let dir = std::env::temp_dir().join(format!("tasks-cfg-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+        let dir = tempfile_dir("cfg");
         let file = dir.join("settings.toml");
-        fs::write(&file, "port = 7000\nhost = \"0.0.0.0\"\n").unwrap();
+        fs_write(&file, "port = 7000\nhost = \"0.0.0.0\"\n");
         let path = file.to_string_lossy().into_owned();
         let s = Settings::from_env(env(&[("CONFIG_FILE", &path), ("PORT", "7001")])).unwrap();
-        fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!((s.host.to_string().as_str(), s.port), ("0.0.0.0", 7001));
     }
 
-    #[test]
-    fn sqlite_storage_is_created_when_missing() {
-        let dir = std::env::temp_dir().join(format!("tasks-store-{}", std::process::id()));
-        let db = dir.join("nested/tasks.db");
-        let url = DatabaseUrl::parse(&format!("sqlite://{}", db.display())).unwrap();
-        url.prepare_storage().unwrap();
-        assert!(db.parent().unwrap().is_dir());
-        fs::remove_dir_all(&dir).unwrap();
+    fn tempfile_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tasks-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn fs_write(path: &Path, contents: &str) {
+        std::fs::write(path, contents).unwrap();
     }
 }

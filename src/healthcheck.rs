@@ -1,5 +1,9 @@
 //! `tasks-backend healthcheck`: the container images' health check. It speaks just
 //! enough HTTP/1.1 to read one status line, so the images need no shell or curl.
+//!
+//! It asks `/livez`, not `/health`: Docker and Swarm restart a container whose
+//! health check fails, and a database outage must not get every replica restarted
+//! in a loop (they recover by themselves when the database is back).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
@@ -13,20 +17,23 @@ use crate::configuration::Settings;
 /// Docker's health-check timeout in both images is 3 s; answer before it.
 const BUDGET: Duration = Duration::from_millis(2500);
 
+/// Liveness: see the module's comment.
+const PATH: &str = "/livez";
+
 pub async fn run(settings: &Settings) -> ExitCode {
     let addr = SocketAddr::new(probe_ip(settings.host), settings.port);
-    match tokio::time::timeout(BUDGET, status_of_health(addr)).await {
+    match tokio::time::timeout(BUDGET, status_of(addr)).await {
         Ok(Ok(200)) => ExitCode::SUCCESS,
         Ok(Ok(status)) => {
-            eprintln!("unhealthy: GET http://{addr}/health answered {status}");
+            eprintln!("unhealthy: GET http://{addr}{PATH} answered {status}");
             ExitCode::FAILURE
         }
         Ok(Err(err)) => {
-            eprintln!("unhealthy: GET http://{addr}/health failed: {err}");
+            eprintln!("unhealthy: GET http://{addr}{PATH} failed: {err}");
             ExitCode::FAILURE
         }
         Err(_) => {
-            eprintln!("unhealthy: GET http://{addr}/health took over {BUDGET:?}");
+            eprintln!("unhealthy: GET http://{addr}{PATH} took over {BUDGET:?}");
             ExitCode::FAILURE
         }
     }
@@ -41,9 +48,9 @@ fn probe_ip(host: IpAddr) -> IpAddr {
     }
 }
 
-async fn status_of_health(addr: SocketAddr) -> std::io::Result<u16> {
+async fn status_of(addr: SocketAddr) -> std::io::Result<u16> {
     let mut stream = TcpStream::connect(addr).await?;
-    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let request = format!("GET {PATH} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
     let mut head = Vec::with_capacity(64);
     let mut buf = [0u8; 64];

@@ -4,19 +4,22 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
 use crate::configuration::{Settings, SettingsError};
-use crate::db::{self, ConnectError, TaskStore};
-use crate::routes;
+use crate::db::{self, ConnectError, StorageError, TaskStore};
+use crate::routes::{self, AppState, Readiness};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
     #[error("invalid setting HOST/PORT: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -27,17 +30,33 @@ pub enum StartupError {
     Database(#[from] ConnectError),
 }
 
+impl StartupError {
+    /// A setting the user must change (exit status 2), as opposed to a failure that
+    /// may pass (exit status 1: the orchestrator's restart may well succeed).
+    pub fn is_bad_setting(&self) -> bool {
+        matches!(
+            self,
+            Self::Settings(_)
+                | Self::Storage(_)
+                | Self::Bind { .. }
+                | Self::Database(ConnectError::Refused { .. })
+        )
+    }
+}
+
 pub struct Application {
     acceptor: TcpAcceptor,
     addr: SocketAddr,
     store: TaskStore,
+    state: AppState,
     shutdown_timeout: Duration,
+    shutdown_drain: Duration,
 }
 
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
-        settings.database.url.prepare_storage()?;
-        let db = db::connect(&settings.database).await?;
+        db::prepare_storage(&settings.database.url)?;
+        let connections = db::connect(&settings.database).await?;
         let wanted = SocketAddr::new(settings.host, settings.port);
         let acceptor = TcpListener::bind(wanted)
             .into_acceptor()
@@ -51,12 +70,17 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .unwrap_or(wanted);
-        tracing::info!(%addr, database = %settings.database.url.redacted(), "listening");
+        tracing::info!(%addr, database = %settings.database.url.redacted(), replica = %settings.replica_id, "listening");
         Ok(Self {
             acceptor,
             addr,
-            store: TaskStore::new(db),
+            store: TaskStore::new(connections),
+            state: AppState {
+                readiness: Arc::new(Readiness::default()),
+                replica_id: settings.replica_id.clone(),
+            },
             shutdown_timeout: settings.shutdown_timeout,
+            shutdown_drain: settings.shutdown_drain,
         })
     }
 
@@ -69,16 +93,31 @@ impl Application {
         self.addr
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests
-    /// finish (up to the shutdown timeout) and closes the database.
+    /// Serves until `shutdown` resolves; then `/readyz` answers 503 while the server
+    /// keeps serving for the drain delay (load balancers notice and move traffic
+    /// away), then it stops accepting, lets in-flight requests finish (up to the
+    /// shutdown timeout) and closes the database.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
+        let readiness = self.state.readiness.clone();
+        let drain = self.shutdown_drain;
+        let drained = async move {
+            shutdown.await;
+            readiness.start_draining();
+            if !drain.is_zero() {
+                tracing::info!(
+                    drain_secs = drain.as_secs(),
+                    "draining: /readyz answers 503, still serving"
+                );
+                tokio::time::sleep(drain).await;
+            }
+        };
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
-                routes::app(self.store.clone()),
-                shutdown,
+                routes::app(self.store.clone(), self.state),
+                drained,
                 Some(self.shutdown_timeout),
             )
             .await;

@@ -2,12 +2,12 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-use crate::configuration::LogFormat;
+use crate::configuration::{LogFormat, LogLevel};
 
 /// Logs go to stdout, as text or as JSON lines. Calling it twice is harmless
 /// (tests start several apps in one process).
-pub fn init(format: LogFormat, level: &str) {
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+pub fn init(format: LogFormat, level: &LogLevel) {
+    let filter = EnvFilter::try_new(level.as_str()).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stdout)

@@ -3,11 +3,22 @@ use std::time::{Duration, Instant};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    RuntimeErr, sqlx,
 };
 use sea_orm_migration::MigratorTrait;
 
 use super::migrations::Migrator;
 use crate::configuration::{DatabaseSettings, DatabaseUrl};
+
+/// How long a request waits for a pooled connection, opening one included; past it
+/// the request answers 503. sqlx has one budget for both (sea-orm's
+/// `connect_timeout` is the same setting), so this is the only one set.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The health probes' own pool: small, and with a shorter wait than requests get,
+/// so `/health` and `/readyz` answer within their 1.5 s budget.
+const PROBE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+const PROBE_CONNECTIONS: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -18,45 +29,102 @@ pub enum ConnectError {
         waited: Duration,
         last: DbErr,
     },
+    /// The server answered and said no (wrong password, no such database): waiting
+    /// will not change that, so start-up stops at once.
+    #[error("invalid setting DATABASE_URL={url:?}: the database server refused it: {reason}")]
+    Refused { url: String, reason: String },
     #[error("database migration failed: {0}")]
     Migration(#[source] DbErr),
+    #[error(
+        "another replica held the migration lock for the whole start-up budget ({waited:?}); \
+         raise DATABASE_STARTUP_TIMEOUT_SECS or stop the replica that hangs"
+    )]
+    MigrationLockTimeout { waited: Duration },
+}
+
+/// The service's two pools: one for requests, and a small one of the health probes'
+/// own, so a replica whose request pool is busy still reports itself healthy.
+pub struct Connections {
+    pub main: DatabaseConnection,
+    pub probe: DatabaseConnection,
 }
 
 /// Connects (retrying with backoff while the database is not up yet, as happens when
-/// containers start together), then brings the schema up to date.
-pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, ConnectError> {
-    let options = connect_options(settings);
+/// containers start together), then brings the schema up to date. The whole of it
+/// stays within `startup_timeout`; zero means one attempt.
+pub async fn connect(settings: &DatabaseSettings) -> Result<Connections, ConnectError> {
     let started = Instant::now();
+    let deadline = started + settings.startup_timeout;
+    let main = with_retries(settings, connect_options(settings), started, deadline).await?;
+    let probe = match &settings.url {
+        // Every connection to `:memory:` is a database of its own: probe the one.
+        DatabaseUrl::Sqlite { path: None, .. } => main.clone(),
+        _ => with_retries(settings, probe_options(settings), started, deadline).await?,
+    };
+    migrate(&main, settings, deadline).await?;
+    Ok(Connections { main, probe })
+}
+
+async fn with_retries(
+    settings: &DatabaseSettings,
+    options: ConnectOptions,
+    started: Instant,
+    deadline: Instant,
+) -> Result<DatabaseConnection, ConnectError> {
     let mut delay = Duration::from_millis(100);
     let mut attempts = 0;
-    let db = loop {
+    loop {
         attempts += 1;
-        // One attempt may itself wait (the pool's acquire timeout); never past the budget.
-        let remaining = settings.startup_timeout.saturating_sub(started.elapsed());
-        let attempt = tokio::time::timeout(remaining, Database::connect(options.clone()))
+        // An attempt waits at most the acquire timeout, and never past the budget
+        // (but the first attempt always gets its chance, even with a zero budget).
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let limit = if attempts == 1 {
+            ACQUIRE_TIMEOUT
+        } else {
+            remaining.min(ACQUIRE_TIMEOUT)
+        };
+        let attempt = tokio::time::timeout(limit, Database::connect(options.clone()))
             .await
-            .unwrap_or_else(|_| Err(DbErr::Custom(format!("no connection within {remaining:?}"))));
-        match attempt {
-            Ok(db) => break db,
-            Err(err) if started.elapsed() + delay < settings.startup_timeout => {
-                tracing::warn!(attempt = attempts, error = %err, retry_in_ms = delay.as_millis() as u64, "database not reachable yet");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-            Err(last) => {
-                return Err(ConnectError::Unreachable {
-                    url: settings.url.redacted(),
-                    attempts,
-                    waited: started.elapsed(),
-                    last,
-                });
-            }
+            .unwrap_or_else(|_| Err(DbErr::Custom(format!("no connection within {limit:?}"))));
+        let err = match attempt {
+            Ok(db) => return Ok(db),
+            Err(err) => err,
+        };
+        if let Some(reason) = refusal(&err) {
+            return Err(ConnectError::Refused {
+                url: settings.url.redacted(),
+                reason,
+            });
         }
+        if Instant::now() + delay >= deadline {
+            return Err(ConnectError::Unreachable {
+                url: settings.url.redacted(),
+                attempts,
+                waited: started.elapsed(),
+                last: err,
+            });
+        }
+        tracing::warn!(attempt = attempts, error = %err, retry_in_ms = delay.as_millis() as u64, "database not reachable yet");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// PostgreSQL's answers that no retry can change: bad credentials (class 28), no
+/// such database (3D000). The server's message names the user or the database,
+/// never the password.
+fn refusal(err: &DbErr) -> Option<String> {
+    let (DbErr::Conn(RuntimeErr::SqlxError(e))
+    | DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return None;
     };
-    migrate(&db, &options)
-        .await
-        .map_err(ConnectError::Migration)?;
-    Ok(db)
+    let sqlx::Error::Database(db) = e.as_ref() else {
+        return None;
+    };
+    let code = db.code()?;
+    (code.starts_with("28") || code == "3D000").then(|| format!("{} ({code})", db.message()))
 }
 
 /// The key of the PostgreSQL advisory lock that migrations run under ("tasks_mg").
@@ -66,16 +134,55 @@ const MIGRATION_LOCK_KEY: i64 = 0x7461_736b_735f_6d67;
 /// database would otherwise race to create it, and all but one fail on a duplicate
 /// catalog entry; they take turns under a session advisory lock, held on a connection
 /// of its own (the pool may have just one) and released when that connection closes.
-async fn migrate(db: &DatabaseConnection, options: &ConnectOptions) -> Result<(), DbErr> {
+/// The wait for it is bounded by the start-up budget: a replica that hangs while
+/// holding it must not hold every other one back for ever.
+async fn migrate(
+    db: &DatabaseConnection,
+    settings: &DatabaseSettings,
+    deadline: Instant,
+) -> Result<(), ConnectError> {
     if db.get_database_backend() != DatabaseBackend::Postgres {
-        return Migrator::up(db, None).await;
+        return Migrator::up(db, None)
+            .await
+            .map_err(ConnectError::Migration);
     }
-    let mut lock_options = options.clone();
+    let mut lock_options = connect_options(settings);
     lock_options.max_connections(1).min_connections(0);
-    let lock = Database::connect(lock_options).await?;
-    lock.execute_unprepared(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
-        .await?;
-    let migrated = Migrator::up(db, None).await;
+    let lock = Database::connect(lock_options)
+        .await
+        .map_err(ConnectError::Migration)?;
+    let started = Instant::now();
+    let migrated = async {
+        loop {
+            let row = lock
+                .query_one_raw(sea_orm::Statement::from_string(
+                    DatabaseBackend::Postgres,
+                    format!("SELECT pg_try_advisory_lock({MIGRATION_LOCK_KEY}) AS locked"),
+                ))
+                .await
+                .map_err(ConnectError::Migration)?;
+            let locked = match row {
+                Some(row) => row
+                    .try_get::<bool>("", "locked")
+                    .map_err(ConnectError::Migration)?,
+                None => false,
+            };
+            if locked {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(ConnectError::MigrationLockTimeout {
+                    waited: started.elapsed(),
+                });
+            }
+            tracing::info!("another replica is migrating the schema; waiting for it");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Migrator::up(db, None)
+            .await
+            .map_err(ConnectError::Migration)
+    }
+    .await;
     if let Err(err) = lock.close().await {
         tracing::warn!(error = %err, "closing the migration lock connection failed");
     }
@@ -83,19 +190,25 @@ async fn migrate(db: &DatabaseConnection, options: &ConnectOptions) -> Result<()
 }
 
 fn connect_options(settings: &DatabaseSettings) -> ConnectOptions {
-    let mut options = ConnectOptions::new(settings.url.as_str());
+    let mut options = ConnectOptions::new(settings.url.expose());
     options
         .max_connections(settings.max_connections)
         .min_connections(1)
-        // Short timeouts: when the database is gone, requests fail fast with 503
-        // instead of hanging, and /health answers within its 2 s budget.
-        .connect_timeout(Duration::from_secs(2))
-        .acquire_timeout(Duration::from_secs(3))
+        // Short: when the database is gone, requests fail fast with 503 instead
+        // of hanging.
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .sqlx_logging(false);
     if let DatabaseUrl::Sqlite { path, .. } = &settings.url {
         if path.is_none() {
-            // Every connection to `:memory:` would be a separate, empty database.
-            options.max_connections(1);
+            // Every connection to `:memory:` is a separate, empty database, and the
+            // database dies with its connection: keep exactly one, for the life of
+            // the process (sqlx would otherwise close it when idle for 10 minutes
+            // or 30 minutes old, and every later request would find no table).
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
         }
         // A SQLite connection is a file handle on a worker thread of this process, with
         // no server or network to lose it; the pool's default ping on every acquire was
@@ -111,4 +224,69 @@ fn connect_options(settings: &DatabaseSettings) -> ConnectOptions {
         });
     }
     options
+}
+
+fn probe_options(settings: &DatabaseSettings) -> ConnectOptions {
+    let mut options = connect_options(settings);
+    options
+        .max_connections(PROBE_CONNECTIONS)
+        .min_connections(1)
+        .acquire_timeout(PROBE_ACQUIRE_TIMEOUT);
+    options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str) -> DatabaseSettings {
+        DatabaseSettings {
+            url: DatabaseUrl::parse(url).unwrap(),
+            startup_timeout: Duration::from_secs(1),
+            max_connections: 8,
+        }
+    }
+
+    #[test]
+    fn an_in_memory_database_keeps_its_one_connection_for_ever() {
+        let options = connect_options(&settings("sqlite::memory:"));
+        assert_eq!(options.get_max_connections(), Some(1));
+        // `None` would mean sqlx's defaults (10 min idle, 30 min lifetime).
+        assert_eq!(options.get_idle_timeout(), Some(None), "no idle timeout");
+        assert_eq!(options.get_max_lifetime(), Some(None), "no max lifetime");
+    }
+
+    #[test]
+    fn one_timeout_bounds_waiting_for_a_connection() {
+        for url in ["sqlite://data/x.db", "postgres://u@db/t"] {
+            let options = connect_options(&settings(url));
+            assert_eq!(
+                options.get_acquire_timeout(),
+                Some(ACQUIRE_TIMEOUT),
+                "{url}"
+            );
+            assert_eq!(
+                options.get_connect_timeout(),
+                None,
+                "{url}: overridden anyway"
+            );
+        }
+    }
+
+    /// What the in-memory settings prevent: the database dies with its connection.
+    #[tokio::test]
+    async fn a_recycled_in_memory_connection_loses_the_database() {
+        let mut recycled = connect_options(&settings("sqlite::memory:"));
+        recycled.max_lifetime(Duration::from_millis(50));
+        let kept = connect_options(&settings("sqlite::memory:"));
+        for (options, survives) in [(recycled, false), (kept, true)] {
+            let db = Database::connect(options).await.unwrap();
+            db.execute_unprepared("CREATE TABLE t (x INTEGER)")
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(120)).await;
+            let found = db.execute_unprepared("SELECT x FROM t").await.is_ok();
+            assert_eq!(found, survives, "table still there after 120 ms");
+        }
+    }
 }

@@ -4,8 +4,10 @@ mod connect;
 pub mod entity;
 mod error;
 pub mod migrations;
+mod storage;
 mod tasks;
 
-pub use connect::{ConnectError, connect};
+pub use connect::{ACQUIRE_TIMEOUT, ConnectError, Connections, connect};
 pub use error::StoreError;
+pub use storage::{StorageError, prepare as prepare_storage};
 pub use tasks::{TaskPage, TaskQuery, TaskStore};

@@ -3,12 +3,13 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    AccessMode, ColumnTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
+    IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use tokio::sync::Mutex;
 
 use super::StoreError;
+use super::connect::Connections;
 use super::entity::task::{self, Column, Entity as Tasks};
 use crate::domain::{DueDate, NewTask, Task, TaskChanges, TaskDescription, TaskStatus, TaskTitle};
 
@@ -16,6 +17,8 @@ use crate::domain::{DueDate, NewTask, Task, TaskChanges, TaskDescription, TaskSt
 #[derive(Clone)]
 pub struct TaskStore {
     db: DatabaseConnection,
+    /// The health probes' own small pool (see `connect`).
+    probe: DatabaseConnection,
     /// SQLite allows one writer at a time; taking turns here, instead of letting
     /// connections race for the file lock, is what keeps `database is locked`
     /// away from clients. PostgreSQL needs no such gate.
@@ -36,14 +39,21 @@ pub struct TaskPage {
 }
 
 impl TaskStore {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(connections: Connections) -> Self {
+        let Connections { main: db, probe } = connections;
         let write_gate = (db.get_database_backend() == DatabaseBackend::Sqlite)
             .then(|| Arc::new(Mutex::new(())));
-        Self { db, write_gate }
+        Self {
+            db,
+            probe,
+            write_gate,
+        }
     }
 
+    /// Does the database answer? Asked on the probes' own pool, so a replica whose
+    /// request pool is saturated is busy, not down.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        Ok(self.db.ping().await?)
+        Ok(self.probe.ping().await?)
     }
 
     pub async fn create(&self, new: NewTask) -> Result<Task, StoreError> {
@@ -80,21 +90,35 @@ impl TaskStore {
             .transpose()
     }
 
+    /// The page and the total come from one snapshot, so they agree even while
+    /// other clients write: one read-only transaction, REPEATABLE READ on
+    /// PostgreSQL (a snapshot taken at its first query); a SQLite transaction reads
+    /// one snapshot of the WAL from its first read on.
     pub async fn list(&self, query: TaskQuery) -> Result<TaskPage, StoreError> {
         let mut select = Tasks::find();
         if let Some(status) = query.status {
             select = select.filter(Column::Status.eq(status.as_str()));
         }
-        let total = select.clone().count(&self.db).await?;
-        let items = select
+        let txn = match self.db.get_database_backend() {
+            DatabaseBackend::Postgres => {
+                self.db
+                    .begin_with_config(
+                        Some(IsolationLevel::RepeatableRead),
+                        Some(AccessMode::ReadOnly),
+                    )
+                    .await?
+            }
+            _ => self.db.begin().await?,
+        };
+        let total = select.clone().count(&txn).await?;
+        let rows = select
             .order_by_asc(Column::Id)
             .limit(query.limit)
             .offset(query.offset)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(to_task)
-            .collect::<Result<_, _>>()?;
+            .all(&txn)
+            .await?;
+        txn.commit().await?;
+        let items = rows.into_iter().map(to_task).collect::<Result<_, _>>()?;
         Ok(TaskPage { items, total })
     }
 
@@ -140,6 +164,7 @@ impl TaskStore {
 
     /// Closes the pool; SQLite checkpoints its WAL as the last connection closes.
     pub async fn close(self) -> Result<(), StoreError> {
+        self.probe.close().await?;
         Ok(self.db.close().await?)
     }
 

@@ -1,3 +1,13 @@
+//! Health endpoints, one per question an orchestrator asks:
+//! - `/livez`: is the process serving? Never touches the database, so a database
+//!   outage does not get every replica restarted (the images' HEALTHCHECK and
+//!   Kubernetes' liveness and startup probes use it).
+//! - `/readyz`: should traffic come here? The database answers and the process is
+//!   not shutting down (load balancers and Kubernetes' readiness probe).
+//! - `/health`: the container contract: the database answers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use poem_openapi::payload::Json;
@@ -9,11 +19,36 @@ use crate::db::TaskStore;
 /// The probe must answer well within the 3 s health-check timeout of the images.
 const DATABASE_PING_BUDGET: Duration = Duration::from_millis(1500);
 
+/// Set once a stop was asked for: from then on `/readyz` turns traffic away.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    draining: AtomicBool,
+}
+
+impl Readiness {
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}
+
 #[derive(Debug, Object)]
 pub struct HealthStatus {
     /// `healthy` or `unhealthy`.
     pub status: String,
     /// Why the service is unhealthy; absent when healthy.
+    #[oai(skip_serializing_if_is_none)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct ProbeStatus {
+    /// `alive`, `ready` or `not ready`.
+    pub status: String,
+    /// Why the replica is not ready; absent otherwise.
     #[oai(skip_serializing_if_is_none)]
     pub reason: Option<String>,
 }
@@ -28,16 +63,32 @@ pub enum HealthResponse {
     Unhealthy(Json<HealthStatus>),
 }
 
-pub struct HealthApi {
-    pub store: TaskStore,
+#[derive(Debug, ApiResponse)]
+pub enum LivenessResponse {
+    /// The process serves requests.
+    #[oai(status = 200)]
+    Alive(Json<ProbeStatus>),
 }
 
-#[OpenApi]
+#[derive(Debug, ApiResponse)]
+pub enum ReadinessResponse {
+    /// Ready for traffic.
+    #[oai(status = 200)]
+    Ready(Json<ProbeStatus>),
+    /// Shutting down, or the database does not answer: send traffic elsewhere.
+    #[oai(status = 503)]
+    NotReady(Json<ProbeStatus>),
+}
+
+pub struct HealthApi {
+    pub store: TaskStore,
+    pub readiness: Arc<Readiness>,
+}
+
 impl HealthApi {
-    /// Liveness and readiness: 200 when the database answers a trivial query.
-    #[oai(path = "/health", method = "get", tag = "ApiTags::Health")]
-    async fn health(&self) -> HealthResponse {
-        let reason = match tokio::time::timeout(DATABASE_PING_BUDGET, self.store.ping()).await {
+    /// `None` when the database answered within the budget, else why not.
+    async fn database_problem(&self) -> Option<String> {
+        match tokio::time::timeout(DATABASE_PING_BUDGET, self.store.ping()).await {
             Ok(Ok(())) => None,
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "health check: database did not answer");
@@ -47,14 +98,52 @@ impl HealthApi {
                 "database did not answer within {} ms",
                 DATABASE_PING_BUDGET.as_millis()
             )),
-        };
-        match reason {
+        }
+    }
+}
+
+#[OpenApi]
+impl HealthApi {
+    /// Container health: 200 when the database answers a trivial query.
+    #[oai(path = "/health", method = "get", tag = "ApiTags::Health")]
+    async fn health(&self) -> HealthResponse {
+        match self.database_problem().await {
             None => HealthResponse::Healthy(Json(HealthStatus {
                 status: "healthy".to_owned(),
                 reason: None,
             })),
             reason => HealthResponse::Unhealthy(Json(HealthStatus {
                 status: "unhealthy".to_owned(),
+                reason,
+            })),
+        }
+    }
+
+    /// Liveness: 200 while the process serves. Does not touch the database.
+    #[oai(path = "/livez", method = "get", tag = "ApiTags::Health")]
+    async fn livez(&self) -> LivenessResponse {
+        LivenessResponse::Alive(Json(ProbeStatus {
+            status: "alive".to_owned(),
+            reason: None,
+        }))
+    }
+
+    /// Readiness: 200 when the database answers and the process is not shutting
+    /// down; 503 otherwise.
+    #[oai(path = "/readyz", method = "get", tag = "ApiTags::Health")]
+    async fn readyz(&self) -> ReadinessResponse {
+        let reason = if self.readiness.is_draining() {
+            Some("shutting down".to_owned())
+        } else {
+            self.database_problem().await
+        };
+        match reason {
+            None => ReadinessResponse::Ready(Json(ProbeStatus {
+                status: "ready".to_owned(),
+                reason: None,
+            })),
+            reason => ReadinessResponse::NotReady(Json(ProbeStatus {
+                status: "not ready".to_owned(),
                 reason,
             })),
         }

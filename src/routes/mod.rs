@@ -6,10 +6,13 @@ mod middleware;
 mod problem;
 mod tasks;
 
-use poem::middleware::CatchPanic;
+use std::sync::Arc;
+
+use poem::middleware::{CatchPanic, SetHeader};
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
 
+pub use health::Readiness;
 pub use middleware::MAX_BODY_BYTES;
 pub use problem::{Problem, ProblemResponse};
 
@@ -23,12 +26,21 @@ enum ApiTags {
     Tasks,
 }
 
+/// What the HTTP layer shares across requests besides the store.
+#[derive(Clone)]
+pub struct AppState {
+    pub readiness: Arc<Readiness>,
+    /// Sent as `X-Replica-Id` on every response.
+    pub replica_id: String,
+}
+
 /// The whole HTTP application, ready to serve.
-pub fn app(store: TaskStore) -> impl Endpoint + 'static {
+pub fn app(store: TaskStore, state: AppState) -> impl Endpoint + 'static {
     let api = OpenApiService::new(
         (
             health::HealthApi {
                 store: store.clone(),
+                readiness: state.readiness.clone(),
             },
             tasks::TasksApi { store },
         ),
@@ -53,4 +65,6 @@ pub fn app(store: TaskStore) -> impl Endpoint + 'static {
         .catch_all_error(problem::into_problem)
         .around(middleware::allow_on_405)
         .around(middleware::log_request)
+        // Which replica answered: for load-balancer checks and for users' logs.
+        .with(SetHeader::new().overriding("x-replica-id", state.replica_id.as_str()))
 }

@@ -36,20 +36,8 @@ crate::api_tests!(
 #[tokio::test]
 #[ignore = "needs PostgreSQL: set TASKS_TEST_POSTGRES_URL, run with --include-ignored"]
 async fn health_answers_503_when_the_database_is_gone() {
-    use sea_orm::{ConnectionTrait, Database};
     let app = crate::helpers::spawn_postgres().await;
-    let name = url::Url::parse(&app.database_url)
-        .unwrap()
-        .path()
-        .trim_start_matches('/')
-        .to_owned();
-    let admin = Database::connect(std::env::var("TASKS_TEST_POSTGRES_URL").unwrap())
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .await
-        .unwrap();
+    crate::helpers::drop_postgres_database(&app.database_url).await;
     // A hang would show as this request timing out, not as a slow pass.
     let response = app
         .client

@@ -16,6 +16,8 @@ pub struct TestApp {
     pub client: Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    /// Drop the database when the app stops (a PostgreSQL database of this test's own).
+    owns_postgres_database: bool,
     /// Keeps the SQLite directory alive as long as the app.
     _dir: Option<TempDir>,
 }
@@ -43,10 +45,36 @@ pub async fn spawn_sqlite() -> TestApp {
     app
 }
 
-/// A fresh database on the server named by `TASKS_TEST_POSTGRES_URL`, one per test.
+/// A fresh database on the server named by `TASKS_TEST_POSTGRES_URL`, one per test,
+/// dropped again when the app stops.
 pub async fn spawn_postgres() -> TestApp {
     let url = fresh_postgres_database().await;
-    spawn(&url).await
+    let mut app = spawn(&url).await;
+    app.owns_postgres_database = true;
+    app
+}
+
+/// Drops a database made by [`fresh_postgres_database`], closing what is still
+/// connected to it.
+pub async fn drop_postgres_database(url: &str) {
+    let admin_url = std::env::var("TASKS_TEST_POSTGRES_URL").expect("TASKS_TEST_POSTGRES_URL");
+    let name = url::Url::parse(url)
+        .expect("a database URL")
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    assert!(
+        name.starts_with("tasks_test_"),
+        "only test databases: {name}"
+    );
+    let admin = Database::connect(&admin_url)
+        .await
+        .expect("connect to PostgreSQL");
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .expect("drop test database");
+    admin.close().await.ok();
 }
 
 pub async fn fresh_postgres_database() -> String {
@@ -77,7 +105,14 @@ pub async fn fresh_postgres_database() -> String {
 
 /// Starts the real application on `database_url`, as `main` would.
 pub async fn spawn(database_url: &str) -> TestApp {
-    let settings = test_settings(&[("DATABASE_URL", database_url)]);
+    spawn_with(database_url, &[]).await
+}
+
+/// Like [`spawn`], with more settings.
+pub async fn spawn_with(database_url: &str, settings: &[(&str, &str)]) -> TestApp {
+    let mut all = vec![("DATABASE_URL", database_url)];
+    all.extend_from_slice(settings);
+    let settings = test_settings(&all);
     let app = Application::build(&settings).await.expect("app starts");
     let port = app.port();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -91,11 +126,20 @@ pub async fn spawn(database_url: &str) -> TestApp {
         client: Client::builder().no_proxy().build().expect("http client"),
         stop: Some(stop),
         server: Some(server),
+        owns_postgres_database: false,
         _dir: None,
     }
 }
 
 impl TestApp {
+    pub fn port(&self) -> u16 {
+        self.address
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the address ends with its port")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -150,6 +194,16 @@ impl TestApp {
     /// Stops the server the way a signal does and waits for it to finish.
     pub async fn stop(mut self) {
         self.shut_down().await;
+        if self.owns_postgres_database {
+            drop_postgres_database(&self.database_url).await;
+        }
+    }
+
+    /// Asks the server to stop (as SIGTERM does) without waiting for it.
+    pub fn begin_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 
     /// Stops the server but keeps its data directory, for restart tests.

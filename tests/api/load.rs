@@ -218,6 +218,35 @@ async fn all_ids(address: &str) -> BTreeSet<i64> {
 
 /// Runs the clients against `servers` (round robin), checks the answers, the rows
 /// and the logs, and prints the figures.
+/// Asks `/health` every 100 ms until `deadline`: how often, and every answer that
+/// was not 200.
+async fn probe_health(address: String, deadline: Instant) -> (usize, Vec<String>) {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let (mut probes, mut bad) = (0, Vec::new());
+    while Instant::now() < deadline {
+        probes += 1;
+        match http
+            .get(format!("{address}/health"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+        {
+            Ok(r) if r.status() == 200 => {}
+            Ok(r) => bad.push(format!(
+                "{} {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            )),
+            Err(e) => bad.push(e.to_string()),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (probes, bad)
+}
+
 async fn run_load(label: &str, servers: Vec<ServerProcess>) {
     let duration = load_duration();
     let tally = Arc::new(Tally::default());
@@ -229,6 +258,9 @@ async fn run_load(label: &str, servers: Vec<ServerProcess>) {
             tokio::spawn(client(n, address, deadline, tally.clone()))
         })
         .collect();
+    // A busy replica is not a broken one: /health keeps answering 200 under the load
+    // (it has a connection pool of its own), so no orchestrator restarts it.
+    let prober = tokio::spawn(probe_health(servers[0].address.clone(), deadline));
     let mut expected_ids = BTreeSet::new();
     let mut latencies = Vec::new();
     for handle in clients {
@@ -237,6 +269,17 @@ async fn run_load(label: &str, servers: Vec<ServerProcess>) {
         latencies.extend(lat);
     }
     let elapsed = started.elapsed();
+    let (probes, unhealthy) = prober.await.expect("health prober");
+    println!(
+        "load {label}: /health asked {probes} times under load, {} not 200",
+        unhealthy.len()
+    );
+    assert!(probes > 0, "{label}: /health was probed");
+    assert_eq!(
+        unhealthy,
+        Vec::<String>::new(),
+        "{label}: /health under load"
+    );
     let stored = all_ids(&servers[0].address).await;
 
     let mut logs = Vec::new();
@@ -376,4 +419,5 @@ async fn sixty_four_clients_on_three_processes_sharing_postgres_get_no_5xx_and_l
         .map(|s| s.join().expect("a replica started"))
         .collect();
     run_load("PostgreSQL, 3 processes", servers).await;
+    crate::helpers::drop_postgres_database(&url).await;
 }

@@ -16,6 +16,7 @@ mod health;
 mod hostile;
 mod load;
 mod persistence;
+mod probes;
 mod process;
 mod tasks;
 

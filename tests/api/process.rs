@@ -1,12 +1,49 @@
-//! The real executable as a server process, for the tests that need separate
-//! processes (several replicas on one database) or the process's own logs.
+//! The real executable, the one harness for every test that runs it: as a command
+//! that exits (settings errors, `--version`, the health probe) or as a server
+//! process (signals, logs, several replicas on one database).
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tasks-backend");
+
+/// The binary with a clean environment (no settings leaking in from the caller).
+pub fn command(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().current_dir(dir).stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `cmd` to its end, killing it (and failing the test) after `limit`.
+pub fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("tasks-backend did not exit within {limit:?}");
+}
+
+/// Every line a server printed, and a way to wait for the next one.
+#[derive(Default)]
+struct Lines {
+    lines: Mutex<Vec<String>>,
+    added: Condvar,
+}
 
 /// A `tasks-backend serve` child on 127.0.0.1 and a port of its choosing, logging
 /// JSON lines. Everything it prints is kept for [`ServerProcess::logs`]. Dropping it
@@ -14,32 +51,39 @@ const BIN: &str = env!("CARGO_BIN_EXE_tasks-backend");
 pub struct ServerProcess {
     child: Child,
     pub address: String,
-    logs: Arc<Mutex<Vec<String>>>,
+    pub port: u16,
+    lines: Arc<Lines>,
     readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl ServerProcess {
-    pub fn start(database_url: &str, dir: &std::path::Path) -> Self {
-        let mut child = Command::new(BIN)
-            .env_clear()
-            .current_dir(dir)
-            .env("HOST", "127.0.0.1")
+    pub fn start(database_url: &str, dir: &Path) -> Self {
+        Self::start_with(dir, &[("DATABASE_URL", database_url)])
+    }
+
+    /// Starts with these settings on top of the test defaults (loopback, port 0,
+    /// JSON logs at info).
+    pub fn start_with(dir: &Path, settings: &[(&str, &str)]) -> Self {
+        let mut cmd = command(dir);
+        cmd.env("HOST", "127.0.0.1")
             .env("PORT", "0")
             .env("LOG_FORMAT", "json")
-            .env("LOG_LEVEL", "info")
-            .env("DATABASE_URL", database_url)
-            .stdin(Stdio::null())
+            .env("LOG_LEVEL", "info");
+        for (key, value) in settings {
+            cmd.env(key, value);
+        }
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn tasks-backend");
-        let logs = Arc::new(Mutex::new(Vec::new()));
+        let lines = Arc::new(Lines::default());
         let (port_tx, port_rx) = mpsc::channel::<u16>();
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
         let readers = vec![
-            keep_lines(stdout, logs.clone(), Some(port_tx)),
-            keep_lines(stderr, logs.clone(), None),
+            keep_lines(stdout, lines.clone(), Some(port_tx)),
+            keep_lines(stderr, lines.clone(), None),
         ];
         let port = match port_rx.recv_timeout(Duration::from_secs(60)) {
             Ok(port) => port,
@@ -48,40 +92,70 @@ impl ServerProcess {
                 let _ = child.wait();
                 panic!(
                     "tasks-backend did not start listening within 60 s: {:?}",
-                    logs.lock().unwrap()
+                    lines.lines.lock().unwrap()
                 );
             }
         };
         Self {
             child,
             address: format!("http://127.0.0.1:{port}"),
-            logs,
+            port,
+            lines,
             readers,
         }
     }
 
-    /// SIGTERM, then the exit status (within `SHUTDOWN_TIMEOUT_SECS` plus a margin).
-    pub fn stop(mut self) -> Option<i32> {
+    pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .expect("kill");
-        assert!(status.success(), "SIGTERM sent");
-        for _ in 0..300 {
+        assert!(status.success(), "SIG{signal} sent");
+    }
+
+    /// Waits (at most `limit`) for the process to exit, and returns its status.
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let started = Instant::now();
+        while started.elapsed() < limit {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 for reader in self.readers.drain(..) {
                     let _ = reader.join();
                 }
-                return status.code();
+                return status;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("tasks-backend did not stop within 15 s of SIGTERM");
+        panic!("tasks-backend did not exit within {limit:?}");
+    }
+
+    /// SIGTERM, then the exit status (within `SHUTDOWN_TIMEOUT_SECS` plus a margin).
+    pub fn stop(mut self) -> Option<i32> {
+        self.signal("TERM");
+        self.wait_exit(Duration::from_secs(15)).code()
     }
 
     /// Every line printed so far, stdout and stderr.
     pub fn logs(&self) -> Vec<String> {
-        self.logs.lock().unwrap().clone()
+        self.lines.lines.lock().unwrap().clone()
+    }
+
+    /// The first JSON log line (from the start) for which `want` holds, waiting up
+    /// to 10 s for it.
+    pub fn wait_for_log(&self, want: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut lines = self.lines.lines.lock().unwrap();
+        loop {
+            if let Some(found) = lines
+                .iter()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|v| want(v))
+            {
+                return found;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "expected log line within 10 s: {lines:?}");
+            lines = self.lines.added.wait_timeout(lines, left).unwrap().0;
+        }
     }
 }
 
@@ -96,7 +170,7 @@ impl Drop for ServerProcess {
 
 fn keep_lines(
     stream: impl Read + Send + 'static,
-    logs: Arc<Mutex<Vec<String>>>,
+    lines: Arc<Lines>,
     port: Option<mpsc::Sender<u16>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
@@ -104,14 +178,15 @@ fn keep_lines(
             if let (Some(tx), Some(p)) = (&port, listening_port(&line)) {
                 let _ = tx.send(p);
             }
-            logs.lock().unwrap().push(line);
+            lines.lines.lock().unwrap().push(line);
+            lines.added.notify_all();
         }
     })
 }
 
 /// The port in the application's own `listening` line (`"addr":"127.0.0.1:PORT"`).
 fn listening_port(line: &str) -> Option<u16> {
-    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    let value: Value = serde_json::from_str(line).ok()?;
     if value["message"] != "listening" || !value["target"].as_str()?.starts_with("tasks_backend") {
         return None;
     }

@@ -1,0 +1,319 @@
+# Helpers shared by the scripts in this folder: sourced, never run.
+#   set-up       PATH, apt_install, apt_tool, pip_install, pip_tool, debian_mirror
+#   Docker       ensure_docker, docker_client, dk, container_addr, wait_container_http,
+#                wait_container_health, wait_container_exit, remove_prefixed,
+#                debian_base
+#   HTTP         free_port, http_code, wait_http
+#   counting     tally, result, check, summary
+#   misc         wait_for, random_password
+# Tools are looked up when they are needed, never once at start: on a fresh machine
+# the suite installs them as it goes (issue 9).
+# shellcheck shell=bash
+
+TB_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# Where this suite installs tools: `cargo install` and `pip install --user`. The
+# directories go on PATH now, even if empty, so a tool installed later is found.
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:${PYTHONUSERBASE:-$HOME/.local}/bin:$PATH"
+
+# ---- set-up ------------------------------------------------------------------
+
+# apt_install PACKAGE...: Debian packages (with their recommends, as a user's
+# plain `apt-get install` would), quietly; the output goes to stderr only when it
+# fails. Waits for the dpkg lock: other jobs on the machine may hold it.
+tb_apt_updated=0
+apt_install() {
+  local log
+  log="$(mktemp "${TMPDIR:-/tmp}/tasks-backend-apt.XXXXXX")"
+  if ((tb_apt_updated == 0)); then
+    if ! apt-get -o DPkg::Lock::Timeout=600 update -q >"$log" 2>&1; then
+      tail -n 20 "$log" >&2
+      rm -f "$log"
+      return 1
+    fi
+    tb_apt_updated=1
+  fi
+  if ! DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+    install -y -q "$@" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+}
+
+# apt_tool COMMAND PACKAGE: COMMAND, installed from PACKAGE when missing.
+apt_tool() {
+  command -v "$1" >/dev/null 2>&1 || apt_install "$2"
+}
+
+# pip_install SPEC...: PyPI packages into the user site (~/.local), where
+# scripts/fresh-machine-check.sh finds and removes them again. A Debian python3
+# refuses even --user installs (PEP 668) unless told; only the user site is
+# written, never the system's packages.
+pip_install() {
+  PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --user "$@" >&2
+}
+
+# pip_tool COMMAND SPEC: prints the path of COMMAND, installing SPEC (pinned,
+# name==version) into the user site when COMMAND is not on PATH. The path is
+# taken after the install, from Python's own user scheme, so it is right even
+# where ~/.local/bin was not on PATH when the caller started.
+pip_tool() {
+  local path
+  if path="$(command -v "$1")"; then
+    printf '%s\n' "$path"
+    return 0
+  fi
+  pip_install "$2" || return 1
+  path="$(python3 -m site --user-base)/bin/$1"
+  if [[ ! -x "$path" ]]; then
+    echo "pip_tool: installing $2 gave no $path" >&2
+    return 1
+  fi
+  printf '%s\n' "$path"
+}
+
+# debian_mirror: the Debian archive to debootstrap from. $DEBIAN_MIRROR wins;
+# otherwise the machine's own apt sources (one-line *.list and deb822 *.sources
+# under ${APT_SOURCES_DIR:-/etc/apt}). Machines list several sources (security,
+# updates, other vendors), so the pick is a `deb` source that serves Debian
+# proper: a release suite (no -security/-updates/-backports suffix) with the
+# `main` component, preferring a URI whose path ends in /debian. No mirror's host
+# name is written here: it is whatever this machine already uses.
+debian_mirror() {
+  if [[ -n "${DEBIAN_MIRROR:-}" ]]; then
+    printf '%s\n' "${DEBIAN_MIRROR%/}"
+    return 0
+  fi
+  local dir="${APT_SOURCES_DIR:-/etc/apt}" files=() f uri
+  for f in "$dir/sources.list" "$dir"/sources.list.d/*.list "$dir"/sources.list.d/*.sources; do
+    [[ -r "$f" ]] && files+=("$f")
+  done
+  # One line per source: "URI SUITE COMPONENTS..." (deb only, comments dropped).
+  uri="$( ((${#files[@]})) && awk '
+    function flush() {
+      if (!off && types ~ /(^| )deb( |$)/ && uris != "")
+        for (u = 1; u <= split(uris, us, " "); u++)
+          for (s = 1; s <= split(suites, ss, " "); s++) print us[u], ss[s], comps
+      types = uris = suites = comps = ""; off = 0
+    }
+    /^[ \t]*#/ { next }
+    { sub(/#.*/, "") }
+    FILENAME ~ /\.sources$/ {
+      if (FILENAME != last) { flush(); last = FILENAME }
+      if ($0 ~ /^[ \t]*$/) { flush(); next }
+      key = tolower($1); $1 = ""; sub(/^ +/, "")
+      if (key == "enabled:" && tolower($0) == "no") off = 1
+      if (key == "types:") types = $0
+      else if (key == "uris:") uris = $0
+      else if (key == "suites:") suites = $0
+      else if (key == "components:") comps = $0
+      next
+    }
+    $1 == "deb" {
+      i = 2
+      if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; i++ }
+      line = $i " " $(i + 1)
+      for (j = i + 2; j <= NF; j++) line = line " " $j
+      print line
+    }
+    END { flush() }' "${files[@]}" |
+    awk '$2 !~ /[-\/]/ && / main( |$)/ { uri = $1; sub(/\/+$/, "", uri)
+           if (uri ~ /\/debian$/) { print uri; found = 1; exit }
+           if (first == "") first = uri }
+         END { if (!found && first != "") print first }')" || true
+  if [[ -z "$uri" ]]; then
+    echo "debian_mirror: no Debian archive among the apt sources in $dir; set DEBIAN_MIRROR" >&2
+    return 1
+  fi
+  printf '%s\n' "$uri"
+}
+
+# ---- Docker ------------------------------------------------------------------
+
+# The client is chosen when a script asks for it (docker_client), not when this
+# file is sourced: on a fresh machine Debian's /usr/bin/docker appears only once
+# ensure-docker.sh has installed docker.io. Debian's client (20.10) has a working
+# BuildKit; the newer client some machines have first on PATH has no buildx.
+# $DOCKER as given to the script wins. The value is never exported, so a child
+# script chooses again for itself.
+tb_docker_override="${DOCKER:-}"
+docker_client() {
+  if [[ -n "$tb_docker_override" ]]; then
+    DOCKER="$tb_docker_override"
+  elif [[ -x /usr/bin/docker ]]; then
+    DOCKER=/usr/bin/docker
+  else
+    DOCKER=docker
+  fi
+}
+
+# ensure_docker: an engine answers (scripts/ensure-docker.sh installs and starts
+# one when needed; its output is shown only when it fails), then docker_client.
+ensure_docker() {
+  local out
+  if ! out="$("$TB_SCRIPTS/ensure-docker.sh" 2>&1)"; then
+    printf '%s\n' "$out" >&2
+    return 1
+  fi
+  docker_client
+}
+
+# dk ARGS...: the client, bounded in time so a hung engine fails a check instead
+# of hanging the suite.
+dk() { timeout "${DK_TIMEOUT:-120}" "$DOCKER" "$@"; }
+
+# container_addr CONTAINER PORT: the 127.0.0.1:PORT mapping of PORT/tcp.
+container_addr() { dk port "$1" "$2/tcp" 2>/dev/null | grep '^127\.0\.0\.1:' | head -n 1; }
+
+# wait_container_http CONTAINER PORT SECONDS [PATH]: until PATH (default /health)
+# answers 200 through the published port.
+wait_container_http() {
+  local a i
+  for ((i = 0; i < $3 * 5; i++)); do
+    if a="$(container_addr "$1" "$2")" && [[ -n "$a" ]] &&
+      [[ "$(http_code "http://$a${4:-/health}")" == 200 ]]; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+
+# wait_container_health CONTAINER SECONDS: until Docker's health check says healthy.
+wait_container_health() {
+  local i
+  for ((i = 0; i < $2 * 5; i++)); do
+    [[ "$(dk inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$1")" == healthy ]] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# wait_container_exit CONTAINER SECONDS [RESTARTS]: until it has exited and, when
+# RESTARTS is given, Docker has restarted it that many times (its policy's bound).
+wait_container_exit() {
+  local i
+  for ((i = 0; i < $2 * 5; i++)); do
+    [[ "$(dk inspect -f '{{.State.Status}} {{.RestartCount}}' "$1")" == "exited ${3:-}"* ]] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# remove_prefixed PREFIX: containers, then volumes and networks, named PREFIX-*
+# (what one test run created; nothing else is touched).
+remove_prefixed() {
+  local id
+  for id in $("$DOCKER" ps -aq --filter "name=^$1-"); do
+    "$DOCKER" rm -f "$id" >/dev/null 2>&1 || true
+  done
+  for id in $("$DOCKER" volume ls -q --filter "name=^$1-"); do
+    "$DOCKER" volume rm -f "$id" >/dev/null 2>&1 || true
+  done
+  for id in $("$DOCKER" network ls -q --filter "name=^$1-"); do
+    "$DOCKER" network rm "$id" >/dev/null 2>&1 || true
+  done
+}
+
+# debian_base TAG: a Debian trixie minbase image, made with debootstrap from
+# debian_mirror and `docker import`, unless TAG exists. The stand-ins for
+# official images (builder, PostgreSQL, HAProxy) all start from it.
+debian_base() {
+  local tag="$1" mirror rootfs log
+  if "$DOCKER" image inspect "$tag" >/dev/null 2>&1; then
+    return 0
+  fi
+  mirror="$(debian_mirror)" || return 1
+  apt_tool debootstrap debootstrap || return 1
+  rootfs="$(mktemp -d "${TMPDIR:-/tmp}/tasks-backend-rootfs.XXXXXX")"
+  log="${TMPDIR:-/tmp}/tasks-backend-debootstrap.log"
+  echo "debian_base: debootstrap trixie from $mirror into $rootfs (log $log)"
+  if ! debootstrap --variant=minbase trixie "$rootfs" "$mirror" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    rm -rf "$rootfs"
+    return 1
+  fi
+  tar -C "$rootfs" -c . | "$DOCKER" import - "$tag" >/dev/null
+  rm -rf "$rootfs"
+}
+
+# ---- HTTP --------------------------------------------------------------------
+
+# free_port: a TCP port free on 127.0.0.1 right now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# http_code URL [CURL-ARGS...]: the status code, 000 when nothing answered.
+# Only loopback is ever asked, so no proxy.
+http_code() {
+  local url="$1"
+  shift
+  curl -s --noproxy '*' --connect-timeout 2 --max-time 5 -o /dev/null -w '%{http_code}' "$@" "$url" 2>/dev/null || true
+}
+
+# wait_http URL SECONDS: until URL answers 200.
+wait_http() {
+  local i
+  for ((i = 0; i < $2 * 5; i++)); do
+    [[ "$(http_code "$1")" == 200 ]] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# ---- counting ----------------------------------------------------------------
+
+passed=0 failed=0 skipped=0
+
+# tally ok|fail|skip LINE: count one outcome and print LINE as it is.
+tally() {
+  case "$1" in
+    ok) passed=$((passed + 1)) ;;
+    skip) skipped=$((skipped + 1)) ;;
+    *) failed=$((failed + 1)) ;;
+  esac
+  printf '%s\n' "$2"
+}
+
+# result ok|fail NAME [DETAIL]: "PASS NAME (DETAIL)" or "FAIL NAME (DETAIL)".
+result() {
+  local word=FAIL
+  [[ "$1" != ok ]] || word=PASS
+  tally "$1" "$word $2${3:+ ($3)}"
+}
+
+# check NAME DETAIL COMMAND...: result from COMMAND's exit status.
+check() {
+  local name="$1" detail="$2"
+  shift 2
+  if "$@"; then result ok "$name" "$detail"; else result fail "$name" "$detail"; fi
+}
+
+# summary: "N passed, M failed[, K skipped]"; true only when nothing failed or
+# was skipped (a skip here always stands for something that could not be run).
+summary() {
+  local line="$passed passed, $failed failed"
+  ((skipped == 0)) || line+=", $skipped skipped"
+  echo "$line"
+  ((failed == 0 && skipped == 0))
+}
+
+# ---- misc --------------------------------------------------------------------
+
+# wait_for SECONDS COMMAND...: true once COMMAND succeeds, tried every 0.5 s.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
+# random_password: 32 hex digits, safe inside a URL unquoted.
+random_password() {
+  python3 -c 'import secrets; print(secrets.token_hex(16))'
+}
