@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the local stand-in for the official HAProxy image, for machines that reach
-# no container registry: Debian trixie (scripts/debian-base.sh) + Debian's
+# no container registry: Debian trixie (debian_base in scripts/lib.sh) + Debian's
 # `haproxy` package, laid out like the official image: configuration read from
 # /usr/local/etc/haproxy/haproxy.cfg, master-worker mode in the foreground, run
 # as the unprivileged user haproxy (so listen on ports above 1023), SIGUSR1 as

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the local stand-in for the official PostgreSQL image, for machines that
-# reach no container registry: Debian trixie (scripts/debian-base.sh) + Debian's
+# reach no container registry: Debian trixie (debian_base in scripts/lib.sh) + Debian's
 # `postgresql` package, with the official image's interface as far as our
 # compose and stack files use it:
 #   POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE (one is required on first start),
