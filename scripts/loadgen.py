@@ -120,21 +120,33 @@ def summary(args):
 def verify(args):
     ids = [task_id for _, status, _, method, task_id, _ in lines(args.out)
            if method == "POST" and status == "201"]
-    conn = connect(args.url)
     missing = []
-    for task_id in ids:
-        for attempt in range(3):
-            try:
-                status, _, _, _ = request(conn, "GET", f"/api/tasks/{task_id}")
-                break
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = connect(args.url)
-                status = "ERR"
-                time.sleep(0.2)
-        if status != 200:
-            missing.append(f"{task_id}:{status}")
-    print(json.dumps({"acknowledged": len(ids), "missing": missing}))
+
+    def check(chunk):
+        conn = connect(args.url)
+        for task_id in chunk:
+            status = "ERR"
+            for _ in range(3):
+                try:
+                    status, _, _, _ = request(conn, "GET", f"/api/tasks/{task_id}")
+                    break
+                except (OSError, http.client.HTTPException):
+                    conn.close()
+                    conn = connect(args.url)
+                    time.sleep(0.2)
+            if status != 200:
+                with lock:
+                    missing.append(f"{task_id}:{status}")
+        conn.close()
+
+    # Four connections at once: tens of thousands of ids read back in seconds.
+    lock = threading.Lock()
+    threads = [threading.Thread(target=check, args=(ids[n::4],)) for n in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    print(json.dumps({"acknowledged": len(ids), "missing": sorted(missing)}))
 
 
 def main():
