@@ -252,9 +252,10 @@ wait "$load_pid" || true
 load_pid=""
 v=$(python3 "$here/loadgen.py" verify "$base" "$work/load.log")
 total=$(load_summary 0 "$(now)")
+none_lost() { jq -e '.acknowledged > 0 and (.missing | length) == 0' <<<"$v" >/dev/null; }
 check "no acknowledged write lost" \
   "$(field .acknowledged "$v") tasks acknowledged (201), $(field '.missing | length' "$v") missing $(fieldc '.missing[:5]' "$v"); whole run: $(field .requests "$total") requests, $(fieldc .by_status "$total")" \
-  jq -e '.acknowledged > 0 and (.missing | length) == 0' <<<"$v" >/dev/null
+  none_lost
 
 # Secrets: the password never in a service's spec (environment) or in the logs
 # of any container the stack ran (`docker logs`: `docker service logs` can hang).
@@ -278,7 +279,7 @@ if [[ "${SWARM_BENCH:-0}" == 1 ]]; then
     "$DOCKER" service scale "$svc=$n" >/dev/null 2>&1
     sleep 4
     wrk -t 2 -c 16 -d 10s "$base/api/tasks/$id" >"$work/wrk-$n.txt"
-    echo "bench: $n replica(s): $(awk '/Requests\/sec/ { print $2 }' "$work/wrk-$n.txt") req/s GET /api/tasks/ID through HAProxy ($(grep -c . "$work/wrk-$n.txt") lines; non-2xx: $(awk '/Non-2xx/ { print $NF }' "$work/wrk-$n.txt"))"
+    echo "bench: $n replica(s): $(awk '/Requests\/sec/ { print $2 }' "$work/wrk-$n.txt") req/s GET /api/tasks/ID through HAProxy (non-2xx: $(awk '/Non-2xx/ { n = $NF } END { print n + 0 }' "$work/wrk-$n.txt"))"
   done
 fi
 
