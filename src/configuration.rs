@@ -20,6 +20,7 @@ pub struct Settings {
     pub log_level: String,
     /// How long in-flight requests may run on after SIGTERM/SIGINT.
     pub shutdown_timeout: Duration,
+    pub limits: LimitSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -79,9 +80,11 @@ struct RawSettings {
     database_startup_timeout_secs: String,
     database_max_connections: String,
     shutdown_timeout_secs: String,
+    #[serde(flatten)]
+    limits: RawLimitSettings,
 }
 
-const DEFAULTS: [(&str, &str); 8] = [
+const DEFAULTS: [(&str, &str); 14] = [
     ("database_url", "sqlite://data/tasks.db"),
     ("host", "127.0.0.1"),
     ("port", "8000"),
@@ -90,6 +93,13 @@ const DEFAULTS: [(&str, &str); 8] = [
     ("database_startup_timeout_secs", "30"),
     ("database_max_connections", "8"),
     ("shutdown_timeout_secs", "8"),
+    // Load limits; README's memory budget is computed from these defaults.
+    ("max_in_flight_requests", "64"),
+    ("max_in_flight_lists", "4"),
+    ("max_connections", "256"),
+    ("header_read_timeout_secs", "10"),
+    ("body_read_timeout_secs", "10"),
+    ("idle_timeout_secs", "30"),
 ];
 
 impl Settings {
@@ -168,6 +178,62 @@ impl RawSettings {
                 0,
                 3600,
             )?),
+            limits: self.limits.parse()?,
+        })
+    }
+}
+
+/// What one replica lets its clients hold: requests in flight, connections, time.
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
+    /// Requests handled at once; past it, an immediate 503 (health probes exempt).
+    pub max_in_flight_requests: usize,
+    /// List requests handled at once: the only ones that can hold megabytes.
+    pub max_in_flight_lists: usize,
+    /// Open connections; past it, new ones get a 503 and are closed.
+    pub max_connections: usize,
+    /// From a request's first byte (or from accept) to the end of its headers.
+    pub header_read_timeout: Duration,
+    /// From the end of the headers to the end of the body; past it, 408.
+    pub body_read_timeout: Duration,
+    /// How long a keep-alive connection may sit between requests.
+    pub idle_timeout: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawLimitSettings {
+    max_in_flight_requests: String,
+    max_in_flight_lists: String,
+    max_connections: String,
+    header_read_timeout_secs: String,
+    body_read_timeout_secs: String,
+    idle_timeout_secs: String,
+}
+
+impl RawLimitSettings {
+    fn parse(self) -> Result<LimitSettings, SettingsError> {
+        let secs =
+            |setting, raw: &str| parse_number(setting, raw, 1, 3600).map(Duration::from_secs);
+        let max_in_flight_requests = parse_number(
+            "MAX_IN_FLIGHT_REQUESTS",
+            &self.max_in_flight_requests,
+            1,
+            100_000,
+        )?;
+        Ok(LimitSettings {
+            max_in_flight_requests: max_in_flight_requests as usize,
+            // A list is also a request, so more list slots than request slots is a mistake.
+            max_in_flight_lists: parse_number(
+                "MAX_IN_FLIGHT_LISTS",
+                &self.max_in_flight_lists,
+                1,
+                max_in_flight_requests,
+            )? as usize,
+            max_connections: parse_number("MAX_CONNECTIONS", &self.max_connections, 1, 100_000)?
+                as usize,
+            header_read_timeout: secs("HEADER_READ_TIMEOUT_SECS", &self.header_read_timeout_secs)?,
+            body_read_timeout: secs("BODY_READ_TIMEOUT_SECS", &self.body_read_timeout_secs)?,
+            idle_timeout: secs("IDLE_TIMEOUT_SECS", &self.idle_timeout_secs)?,
         })
     }
 }
@@ -387,6 +453,12 @@ mod tests {
             ("DATABASE_STARTUP_TIMEOUT_SECS", "soon"),
             ("SHUTDOWN_TIMEOUT_SECS", "9999"),
             ("CONFIG_FILE", "/does/not/exist.toml"),
+            ("MAX_IN_FLIGHT_REQUESTS", "0"),
+            ("MAX_IN_FLIGHT_LISTS", "65"),
+            ("MAX_CONNECTIONS", "many"),
+            ("HEADER_READ_TIMEOUT_SECS", "0"),
+            ("BODY_READ_TIMEOUT_SECS", "-5"),
+            ("IDLE_TIMEOUT_SECS", "3601"),
         ];
         for (setting, value) in cases {
             let err = Settings::from_env(env(&[(setting, value)]))

@@ -9,7 +9,8 @@ use std::time::Duration;
 use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
-use crate::configuration::{Settings, SettingsError};
+use crate::configuration::{LimitSettings, Settings, SettingsError};
+use crate::connections::LimitedAcceptor;
 use crate::db::{self, ConnectError, TaskStore};
 use crate::routes;
 
@@ -32,6 +33,7 @@ pub struct Application {
     addr: SocketAddr,
     store: TaskStore,
     shutdown_timeout: Duration,
+    limits: LimitSettings,
 }
 
 impl Application {
@@ -57,6 +59,7 @@ impl Application {
             addr,
             store: TaskStore::new(db),
             shutdown_timeout: settings.shutdown_timeout,
+            limits: settings.limits.clone(),
         })
     }
 
@@ -75,9 +78,10 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
-        let served = Server::new_with_acceptor(self.acceptor)
+        let acceptor = LimitedAcceptor::new(self.acceptor, &self.limits);
+        let served = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
-                routes::app(self.store.clone()),
+                routes::app(self.store.clone(), &self.limits),
                 shutdown,
                 Some(self.shutdown_timeout),
             )
