@@ -96,7 +96,7 @@ const DEFAULTS: [(&str, &str); 14] = [
     // Load limits; README's memory budget is computed from these defaults.
     ("max_in_flight_requests", "64"),
     ("max_in_flight_lists", "4"),
-    ("max_connections", "256"),
+    ("max_connections", "512"),
     ("header_read_timeout_secs", "10"),
     ("body_read_timeout_secs", "10"),
     ("idle_timeout_secs", "30"),

@@ -21,7 +21,8 @@ use tokio::time::{Instant, Sleep};
 use crate::configuration::LimitSettings;
 use crate::routes::Problem;
 
-/// How long a refused connection is given to send its request and read the 503.
+/// How long a refused connection is given to send its request, then to read the 503.
+const REQUEST_GRACE: Duration = Duration::from_millis(200);
 const REFUSAL_BUDGET: Duration = Duration::from_secs(1);
 
 /// An acceptor that keeps at most `max_connections` connections open and puts the
@@ -118,9 +119,10 @@ where
     }
     tokio::spawn(async move {
         let _slot = slot;
+        let mut request = [0u8; 4096];
+        // A client that sends nothing still gets its answer after the grace.
+        let _ = tokio::time::timeout(REQUEST_GRACE, io.read(&mut request)).await;
         let _ = tokio::time::timeout(REFUSAL_BUDGET, async {
-            let mut request = [0u8; 4096];
-            let _ = io.read(&mut request).await;
             io.write_all(refusal_response().as_bytes()).await?;
             io.shutdown().await
         })

@@ -36,9 +36,16 @@ pub fn test_settings(overrides: &[(&str, &str)]) -> Settings {
 }
 
 pub async fn spawn_sqlite() -> TestApp {
+    spawn_sqlite_with(&[]).await
+}
+
+/// A SQLite app with settings of the test's own on top of [`test_settings`].
+pub async fn spawn_sqlite_with(overrides: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("tasks.db").display());
-    let mut app = spawn(&url).await;
+    let mut all = vec![("DATABASE_URL", url.as_str())];
+    all.extend_from_slice(overrides);
+    let mut app = spawn_settings(&test_settings(&all)).await;
     app._dir = Some(dir);
     app
 }
@@ -77,8 +84,12 @@ pub async fn fresh_postgres_database() -> String {
 
 /// Starts the real application on `database_url`, as `main` would.
 pub async fn spawn(database_url: &str) -> TestApp {
-    let settings = test_settings(&[("DATABASE_URL", database_url)]);
-    let app = Application::build(&settings).await.expect("app starts");
+    spawn_settings(&test_settings(&[("DATABASE_URL", database_url)])).await
+}
+
+async fn spawn_settings(settings: &Settings) -> TestApp {
+    let database_url = settings.database.url.as_str();
+    let app = Application::build(settings).await.expect("app starts");
     let port = app.port();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
