@@ -78,6 +78,7 @@ stage "API against its OpenAPI document (schemathesis)" scripts/test-schema.sh
 stage "compat image: build" build_image
 stage "compat image: container contract" scripts/test-image.sh "$image"
 stage "container faults: kill, restart, disk trouble" scripts/test-faults.sh "$image"
+stage "load limits under the documented memory limit" scripts/test-load.sh "$image"
 stage "hardened profile (compose.yaml)" scripts/test-compose.sh "$image"
 
 echo
