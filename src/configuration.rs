@@ -188,7 +188,8 @@ impl RawSettings {
 pub struct LimitSettings {
     /// Requests handled at once; past it, an immediate 503 (health probes exempt).
     pub max_in_flight_requests: usize,
-    /// List requests handled at once: the only ones that can hold megabytes.
+    /// List requests handled at once: the only ones that can hold megabytes. A list
+    /// also takes a request permit, so the smaller of the two bounds lists.
     pub max_in_flight_lists: usize,
     /// Open connections; past it, new ones get a 503 and are closed.
     pub max_connections: usize,
@@ -214,20 +215,18 @@ impl RawLimitSettings {
     fn parse(self) -> Result<LimitSettings, SettingsError> {
         let secs =
             |setting, raw: &str| parse_number(setting, raw, 1, 3600).map(Duration::from_secs);
-        let max_in_flight_requests = parse_number(
-            "MAX_IN_FLIGHT_REQUESTS",
-            &self.max_in_flight_requests,
-            1,
-            100_000,
-        )?;
         Ok(LimitSettings {
-            max_in_flight_requests: max_in_flight_requests as usize,
-            // A list is also a request, so more list slots than request slots is a mistake.
+            max_in_flight_requests: parse_number(
+                "MAX_IN_FLIGHT_REQUESTS",
+                &self.max_in_flight_requests,
+                1,
+                100_000,
+            )? as usize,
             max_in_flight_lists: parse_number(
                 "MAX_IN_FLIGHT_LISTS",
                 &self.max_in_flight_lists,
                 1,
-                max_in_flight_requests,
+                100_000,
             )? as usize,
             max_connections: parse_number("MAX_CONNECTIONS", &self.max_connections, 1, 100_000)?
                 as usize,
@@ -454,7 +453,7 @@ mod tests {
             ("SHUTDOWN_TIMEOUT_SECS", "9999"),
             ("CONFIG_FILE", "/does/not/exist.toml"),
             ("MAX_IN_FLIGHT_REQUESTS", "0"),
-            ("MAX_IN_FLIGHT_LISTS", "65"),
+            ("MAX_IN_FLIGHT_LISTS", "0"),
             ("MAX_CONNECTIONS", "many"),
             ("HEADER_READ_TIMEOUT_SECS", "0"),
             ("BODY_READ_TIMEOUT_SECS", "-5"),
