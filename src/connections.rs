@@ -24,6 +24,9 @@ use crate::routes::Problem;
 /// How long a refused connection is given to send its request, then to read the 503.
 const REQUEST_GRACE: Duration = Duration::from_millis(200);
 const REFUSAL_BUDGET: Duration = Duration::from_secs(1);
+/// Refusals being answered at once (each a small task for at most 1.2 s); past it a
+/// connection is closed without an answer.
+const REFUSALS_AT_ONCE: usize = 1024;
 
 /// An acceptor that keeps at most `max_connections` connections open and puts the
 /// header-read and idle deadlines on each.
@@ -66,20 +69,17 @@ impl<A: Acceptor> Acceptor for LimitedAcceptor<A> {
 
     // Cancel-safe, as poem's server loop needs: nothing is awaited after the inner
     // accept returns.
-    fn accept(
+    async fn accept(
         &mut self,
-    ) -> impl Future<Output = io::Result<(Self::Io, LocalAddr, RemoteAddr, poem::http::uri::Scheme)>>
-    + Send {
-        async move {
-            loop {
-                let (io, local, remote, scheme) = self.inner.accept().await?;
-                let slot = Slot::take(&self.open);
-                if slot.held <= self.limits.max_connections {
-                    return Ok((GuardedIo::new(io, slot, self.limits), local, remote, scheme));
-                }
-                drop(slot);
-                refuse(io, &self.refusing, self.limits.max_connections);
+    ) -> io::Result<(Self::Io, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
+        loop {
+            let (io, local, remote, scheme) = self.inner.accept().await?;
+            let slot = Slot::take(&self.open);
+            if slot.held <= self.limits.max_connections {
+                return Ok((GuardedIo::new(io, slot, self.limits), local, remote, scheme));
             }
+            drop(slot);
+            refuse(io, &self.refusing);
         }
     }
 }
@@ -109,12 +109,12 @@ impl Drop for Slot {
 
 /// Past the connection cap: read what the client sent (closing on unread data would
 /// reset the connection before it sees the answer), answer 503 and close.
-fn refuse<Io>(mut io: Io, refusing: &Arc<AtomicUsize>, max_connections: usize)
+fn refuse<Io>(mut io: Io, refusing: &Arc<AtomicUsize>)
 where
     Io: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let slot = Slot::take(refusing);
-    if slot.held > max_connections {
+    if slot.held > REFUSALS_AT_ONCE {
         return; // dropping `io` closes it
     }
     tokio::spawn(async move {

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::web::headers::{ContentLength, HeaderMapExt};
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{Body, Endpoint, IntoResponse, Request, Response};
 use tokio::sync::Semaphore;
 
 use super::middleware::MAX_BODY_BYTES;
@@ -50,18 +51,35 @@ pub async fn shed<E: Endpoint>(
     }
     let is_list = matches!(*req.method(), Method::GET | Method::HEAD)
         && path.trim_end_matches('/') == "/api/tasks";
-    let Ok(_request) = in_flight.requests.try_acquire() else {
+    let Ok(request) = in_flight.requests.clone().try_acquire_owned() else {
         return Ok(overloaded("too many requests in flight"));
     };
-    let _list = if is_list {
-        match in_flight.lists.try_acquire() {
+    let list = if is_list {
+        match in_flight.lists.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
             Err(_) => return Ok(overloaded("too many task lists in flight")),
         }
     } else {
         None
     };
-    next.call(req).await.map(IntoResponse::into_response)
+    let mut response = next.call(req).await?.into_response();
+    // A response's memory lives until its body has gone out to the socket, which for
+    // a slow client is long after the handler returned: the permits go with the body,
+    // and hyper asks for the body's end only once it has flushed most of it.
+    let body = match response.take_body().into_bytes().await {
+        Ok(body) => body,
+        Err(err) => return Err(poem::Error::new(err, StatusCode::INTERNAL_SERVER_ERROR)),
+    };
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let permits = (request, list);
+    let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(body)]).map(move |chunk| {
+        let _held = &permits;
+        chunk
+    });
+    response.set_body(Body::from_bytes_stream(stream));
+    Ok(response)
 }
 
 fn overloaded(detail: &str) -> Response {
