@@ -53,12 +53,12 @@ for spec in "$@"; do
   oom="$("$DOCKER" inspect -f '{{.State.OOMKilled}}' "$cid")"
   running="$("$DOCKER" inspect -f '{{.State.Running}}' "$cid")"
   read -r ok shed bad sockerr rps < <(sed -n 's/^checked: ok=\([0-9]*\) shed=\([0-9]*\) bad=\([0-9]*\) socket_errors=\([0-9]*\) requests_per_s=\([0-9.]*\)$/\1 \2 \3 \4 \5/p' <<<"$wrk_out")
-  jq -nc --arg label "$label" --arg image "$image" --arg memory "$memory" --arg env "$env" \
+  jq -nc --arg name "$label" --arg image "$image" --arg memory "$memory" --arg env "$env" \
     --argjson idle "$idle" --slurpfile peak "$work/peak.json" --arg oom "$oom" --arg running "$running" \
     --argjson ok "${ok:-0}" --argjson shed "${shed:-0}" --argjson bad "${bad:-0}" \
     --argjson socket_errors "${sockerr:-0}" --argjson rps "${rps:-0}" --argjson conns "$conns" \
     --argjson seconds "$seconds" \
-    '{label:$label, image:$image, memory_limit:$memory, env:$env, connections:$conns, seconds:$seconds,
+    '{"label":$name, image:$image, memory_limit:$memory, env:$env, connections:$conns, seconds:$seconds,
       idle_bytes:$idle, peak:$peak[0], oom_killed:($oom=="true"), running_after:($running=="true"),
       ok_200:$ok, shed_503:$shed, other:$bad, socket_errors:$socket_errors, rps:$rps,
       ok_per_s:($ok / $seconds)}' >>"$work/all.json"
