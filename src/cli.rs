@@ -62,8 +62,19 @@ pub fn run() -> ExitCode {
     match command {
         Command::Healthcheck => runtime.block_on(healthcheck::run(&settings)),
         Command::Serve => {
-            telemetry::init(settings.log_format, &settings.log_level);
-            runtime.block_on(serve(settings))
+            // Held until the end of `run`, so buffered log lines are flushed at exit.
+            let telemetry = telemetry::init(settings.log_format, &settings.log_level);
+            runtime.block_on(async {
+                let reporter = telemetry.as_ref().map(|t| t.spawn_drop_reporter());
+                let code = serve(settings).await;
+                if let Some(reporter) = reporter {
+                    reporter.abort();
+                }
+                if let Some(telemetry) = &telemetry {
+                    telemetry.report_total();
+                }
+                code
+            })
         }
     }
 }

@@ -26,6 +26,7 @@ pub struct Settings {
     pub shutdown_drain: Duration,
     /// Sent as `X-Replica-Id` on every response, to tell replicas apart.
     pub replica_id: String,
+    pub limits: LimitSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +133,8 @@ struct RawSettings {
     shutdown_timeout_secs: String,
     shutdown_drain_secs: String,
     replica_id: Option<String>,
+    #[serde(flatten)]
+    limits: RawLimitSettings,
 }
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://data/tasks.db";
@@ -145,6 +148,13 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("database_max_connections", "8"),
     ("shutdown_timeout_secs", "8"),
     ("shutdown_drain_secs", "0"),
+    // Load limits; README's memory budget is computed from these defaults.
+    ("max_in_flight_requests", "64"),
+    ("max_in_flight_lists", "4"),
+    ("max_connections", "512"),
+    ("header_read_timeout_secs", "10"),
+    ("body_read_timeout_secs", "10"),
+    ("idle_timeout_secs", "30"),
 ];
 
 /// Settings with no default: absent means "not given".
@@ -227,6 +237,61 @@ impl RawSettings {
                 Some(id) => parse_replica_id("REPLICA_ID", &id)?,
                 None => default_replica_id(hostname),
             },
+            limits: self.limits.parse()?,
+        })
+    }
+}
+
+/// What one replica lets its clients hold: requests in flight, connections, time.
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
+    /// Requests handled at once; past it, an immediate 503 (health probes exempt).
+    pub max_in_flight_requests: usize,
+    /// List requests handled at once: the only ones that can hold megabytes. A list
+    /// also takes a request permit, so the smaller of the two bounds lists.
+    pub max_in_flight_lists: usize,
+    /// Open connections; past it, new ones get a 503 and are closed.
+    pub max_connections: usize,
+    /// From a request's first byte (or from accept) to the end of its headers.
+    pub header_read_timeout: Duration,
+    /// From the end of the headers to the end of the body; past it, 408.
+    pub body_read_timeout: Duration,
+    /// How long a keep-alive connection may sit between requests.
+    pub idle_timeout: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawLimitSettings {
+    max_in_flight_requests: String,
+    max_in_flight_lists: String,
+    max_connections: String,
+    header_read_timeout_secs: String,
+    body_read_timeout_secs: String,
+    idle_timeout_secs: String,
+}
+
+impl RawLimitSettings {
+    fn parse(self) -> Result<LimitSettings, SettingsError> {
+        let secs =
+            |setting, raw: &str| parse_number(setting, raw, 1, 3600).map(Duration::from_secs);
+        Ok(LimitSettings {
+            max_in_flight_requests: parse_number(
+                "MAX_IN_FLIGHT_REQUESTS",
+                &self.max_in_flight_requests,
+                1,
+                100_000,
+            )? as usize,
+            max_in_flight_lists: parse_number(
+                "MAX_IN_FLIGHT_LISTS",
+                &self.max_in_flight_lists,
+                1,
+                100_000,
+            )? as usize,
+            max_connections: parse_number("MAX_CONNECTIONS", &self.max_connections, 1, 100_000)?
+                as usize,
+            header_read_timeout: secs("HEADER_READ_TIMEOUT_SECS", &self.header_read_timeout_secs)?,
+            body_read_timeout: secs("BODY_READ_TIMEOUT_SECS", &self.body_read_timeout_secs)?,
+            idle_timeout: secs("IDLE_TIMEOUT_SECS", &self.idle_timeout_secs)?,
         })
     }
 }
@@ -490,6 +555,12 @@ mod tests {
             ("SHUTDOWN_DRAIN_SECS", "-5"),
             ("REPLICA_ID", "has space"),
             ("CONFIG_FILE", "/does/not/exist.toml"),
+            ("MAX_IN_FLIGHT_REQUESTS", "0"),
+            ("MAX_IN_FLIGHT_LISTS", "0"),
+            ("MAX_CONNECTIONS", "many"),
+            ("HEADER_READ_TIMEOUT_SECS", "0"),
+            ("BODY_READ_TIMEOUT_SECS", "-5"),
+            ("IDLE_TIMEOUT_SECS", "3601"),
         ];
         for (setting, value) in cases {
             let err = Settings::from_env(env(&[(setting, value)]))

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod configuration;
+pub mod connections;
 pub mod db;
 pub mod domain;
 pub mod healthcheck;

@@ -10,7 +10,8 @@ use std::time::Duration;
 use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
-use crate::configuration::{Settings, SettingsError};
+use crate::configuration::{LimitSettings, Settings, SettingsError};
+use crate::connections::LimitedAcceptor;
 use crate::db::{self, ConnectError, StorageError, TaskStore};
 use crate::routes::{self, AppState, Readiness};
 
@@ -51,6 +52,7 @@ pub struct Application {
     state: AppState,
     shutdown_timeout: Duration,
     shutdown_drain: Duration,
+    limits: LimitSettings,
 }
 
 impl Application {
@@ -81,6 +83,7 @@ impl Application {
             },
             shutdown_timeout: settings.shutdown_timeout,
             shutdown_drain: settings.shutdown_drain,
+            limits: settings.limits.clone(),
         })
     }
 
@@ -114,9 +117,10 @@ impl Application {
                 tokio::time::sleep(drain).await;
             }
         };
-        let served = Server::new_with_acceptor(self.acceptor)
+        let acceptor = LimitedAcceptor::new(self.acceptor, &self.limits);
+        let served = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
-                routes::app(self.store.clone(), self.state),
+                routes::app(self.store.clone(), self.state, &self.limits),
                 drained,
                 Some(self.shutdown_timeout),
             )

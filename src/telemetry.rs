@@ -1,19 +1,89 @@
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal};
+use std::time::Duration;
 
+use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 use crate::configuration::{LogFormat, LogLevel};
 
-/// Logs go to stdout, as text or as JSON lines. Calling it twice is harmless
-/// (tests start several apps in one process).
-pub fn init(format: LogFormat, level: &LogLevel) {
+/// Log lines waiting for stdout. When the reader falls this far behind, new lines are
+/// dropped (and counted) rather than making requests wait: about 1 MiB at 250 bytes a
+/// line, part of README's memory budget.
+const BUFFERED_LINES: usize = 4096;
+
+/// How often a count of dropped lines is logged, when there are any.
+const DROP_REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// Keeps the log writer's thread alive; dropping it flushes what is buffered
+/// (waiting at most about a second if stdout is blocked).
+pub struct Telemetry {
+    _guard: WorkerGuard,
+    dropped: ErrorCounter,
+}
+
+/// Logs go to stdout, as text or as JSON lines, through a writer thread: a slow or
+/// blocked log reader then costs dropped lines, never stalled requests. `None` when a
+/// subscriber was already set (tests start several apps in one process).
+pub fn init(format: LogFormat, level: &LogLevel) -> Option<Telemetry> {
     let filter = EnvFilter::try_new(level.as_str()).unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::stdout().is_terminal();
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(BUFFERED_LINES)
+        .thread_name("tasks-backend-log")
+        // The writer thread flushes after each batch it takes off the queue, so a
+        // buffer turns a burst of lines into one write.
+        .finish(BufWriter::with_capacity(64 * 1024, std::io::stdout()));
+    let dropped = writer.error_counter();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stdout)
-        .with_ansi(std::io::stdout().is_terminal());
-    let _already_set = match format {
+        .with_writer(writer)
+        .with_ansi(ansi);
+    let installed = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+    installed.ok().map(|()| Telemetry {
+        _guard: guard,
+        dropped,
+    })
+}
+
+impl Telemetry {
+    /// Logs a warning with the number of dropped lines every [`DROP_REPORT_EVERY`]
+    /// in which some were dropped. Needs a Tokio runtime.
+    pub fn spawn_drop_reporter(&self) -> tokio::task::JoinHandle<()> {
+        let dropped = self.dropped.clone();
+        tokio::spawn(async move {
+            let mut reported = 0;
+            let mut every = tokio::time::interval(DROP_REPORT_EVERY);
+            loop {
+                every.tick().await;
+                reported = report_drops(&dropped, reported);
+            }
+        })
+    }
+
+    /// The last word at shutdown: how many lines were dropped over the whole run.
+    pub fn report_total(&self) {
+        let total = self.dropped.dropped_lines();
+        if total > 0 {
+            tracing::warn!(
+                dropped_lines_total = total,
+                "log lines dropped while stdout was not keeping up"
+            );
+        }
+    }
+}
+
+fn report_drops(dropped: &ErrorCounter, reported: usize) -> usize {
+    let total = dropped.dropped_lines();
+    if total > reported {
+        tracing::warn!(
+            dropped_lines = total - reported,
+            dropped_lines_total = total,
+            "log lines dropped while stdout was not keeping up"
+        );
+    }
+    total
 }

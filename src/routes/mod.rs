@@ -2,6 +2,7 @@
 //! request the same limits, logging and error shape.
 
 mod health;
+mod limits;
 mod middleware;
 mod problem;
 mod tasks;
@@ -14,8 +15,9 @@ use poem_openapi::{OpenApiService, Tags};
 
 pub use health::Readiness;
 pub use middleware::MAX_BODY_BYTES;
-pub use problem::{Problem, ProblemResponse};
+pub use problem::{CONTENT_TYPE as PROBLEM_CONTENT_TYPE, Problem, ProblemResponse};
 
+use crate::configuration::LimitSettings;
 use crate::db::TaskStore;
 
 #[derive(Tags)]
@@ -35,7 +37,7 @@ pub struct AppState {
 }
 
 /// The whole HTTP application, ready to serve.
-pub fn app(store: TaskStore, state: AppState) -> impl Endpoint + 'static {
+pub fn app(store: TaskStore, state: AppState, limits: &LimitSettings) -> impl Endpoint + 'static {
     let api = OpenApiService::new(
         (
             health::HealthApi {
@@ -51,7 +53,9 @@ pub fn app(store: TaskStore, state: AppState) -> impl Endpoint + 'static {
         "A small task-tracking API. Every error is `application/problem+json` (RFC 9457): \
          400 for any request that is malformed or breaks a rule, 404 for an unknown task \
          or route, 405 for a wrong method, 413 for a body over 64 KiB, 415 for a body that \
-         is not JSON, 503 while the database is unreachable.",
+         is not JSON, 408 for a body that does not arrive within BODY_READ_TIMEOUT_SECS, \
+         503 while the database is unreachable or the replica is at its limit of requests \
+         in flight (then with `Retry-After`).",
     );
     let docs = api.swagger_ui();
     let spec = tasks::close_request_bodies(&api.spec());
@@ -66,9 +70,17 @@ pub fn app(store: TaskStore, state: AppState) -> impl Endpoint + 'static {
         .nest("/docs", poem::get(docs))
         .nest("/", api)
         .around(middleware::limit_body)
+        .around({
+            let timeout = limits.body_read_timeout;
+            move |next, req| limits::read_body_within(timeout, next, req)
+        })
         .with(CatchPanic::new().with_handler(middleware::PanicToProblem))
         .catch_all_error(problem::into_problem)
         .around(middleware::allow_on_405)
+        .around({
+            let in_flight = limits::InFlight::new(limits);
+            move |next, req| limits::shed(in_flight.clone(), next, req)
+        })
         .around(middleware::log_request)
         // Which replica answered: for load-balancer checks and for users' logs.
         .with(SetHeader::new().overriding("x-replica-id", state.replica_id.as_str()))

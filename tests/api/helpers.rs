@@ -38,9 +38,14 @@ pub fn test_settings(overrides: &[(&str, &str)]) -> Settings {
 }
 
 pub async fn spawn_sqlite() -> TestApp {
+    spawn_sqlite_with(&[]).await
+}
+
+/// A SQLite app with settings of the test's own on top of [`test_settings`].
+pub async fn spawn_sqlite_with(overrides: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("tasks.db").display());
-    let mut app = spawn(&url).await;
+    let mut app = spawn_with(&url, overrides).await;
     app._dir = Some(dir);
     app
 }

@@ -218,6 +218,13 @@ async fn all_ids(address: &str) -> BTreeSet<i64> {
 
 /// Runs the clients against `servers` (round robin), checks the answers, the rows
 /// and the logs, and prints the figures.
+/// A replica for these tests: they are about correctness under concurrency, so every
+/// one of the 64 clients may list at once (the list bound and its 503s are
+/// `limits.rs`'s to test).
+fn start_replica(url: &str, dir: &std::path::Path) -> ServerProcess {
+    ServerProcess::start_with(dir, &[("DATABASE_URL", url), ("MAX_IN_FLIGHT_LISTS", "64")])
+}
+
 /// Asks `/health` every 100 ms until `deadline`: how often, and every answer that
 /// was not 200.
 async fn probe_health(address: String, deadline: Instant) -> (usize, Vec<String>) {
@@ -397,7 +404,7 @@ async fn sixty_four_clients_on_sqlite_get_no_5xx_and_no_lock_errors_and_lose_no_
     let _turn = TURN.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("tasks.db").display());
-    let server = ServerProcess::start(&url, dir.path());
+    let server = start_replica(&url, dir.path());
     run_load("SQLite, 1 process", vec![server]).await;
 }
 
@@ -411,7 +418,7 @@ async fn sixty_four_clients_on_three_processes_sharing_postgres_get_no_5xx_and_l
     let starting: Vec<_> = (0..3)
         .map(|_| {
             let (url, path) = (url.clone(), dir.path().to_owned());
-            std::thread::spawn(move || ServerProcess::start(&url, &path))
+            std::thread::spawn(move || start_replica(&url, &path))
         })
         .collect();
     let servers = starting

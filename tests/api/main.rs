@@ -14,6 +14,7 @@ mod errors;
 mod faults;
 mod health;
 mod hostile;
+mod limits;
 mod load;
 mod openapi;
 mod persistence;

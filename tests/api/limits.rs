@@ -1,0 +1,324 @@
+//! The load limits: in-flight shedding, the connection cap, the header, body and idle
+//! timeouts, and logging that never blocks a request. Raw TCP where a test has to
+//! misbehave in ways an HTTP client will not (stall mid-headers, mid-body).
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use futures::future::join_all;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout};
+
+use crate::helpers::{TestApp, assert_problem, spawn_sqlite_with};
+
+/// Deadlines here are bounds on correctness (a cut must happen), not speed figures:
+/// each allows the setting plus this margin for a busy, shared machine.
+const MARGIN: Duration = Duration::from_secs(5);
+
+async fn connect(app: &TestApp) -> TcpStream {
+    TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .expect("connect")
+}
+
+/// A POST whose body never finishes: it holds an in-flight permit while the server
+/// waits for the rest.
+async fn stalled_upload(app: &TestApp) -> TcpStream {
+    let mut stream = connect(app).await;
+    stream
+        .write_all(
+            b"POST /api/tasks HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n\
+              content-length: 40\r\n\r\n{\"title\":",
+        )
+        .await
+        .expect("send a partial request");
+    stream
+}
+
+/// Everything the server sends until it closes the connection, or what came before
+/// `within` ran out (then `closed` is false).
+async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (String, bool) {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + within;
+    let mut chunk = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&got).into_owned(), true),
+            Ok(Ok(n)) => got.extend_from_slice(&chunk[..n]),
+            Err(_) => return (String::from_utf8_lossy(&got).into_owned(), false),
+        }
+    }
+}
+
+/// Polls `path` until it answers `status`, for up to [`MARGIN`].
+async fn until_status(app: &TestApp, path: &str, status: u16) -> reqwest::Response {
+    let deadline = Instant::now() + MARGIN;
+    loop {
+        let response = app.get(path).await;
+        if response.status() == status || Instant::now() > deadline {
+            return response;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn past_the_in_flight_bound_requests_are_shed_but_probes_are_not() {
+    let app = spawn_sqlite_with(&[
+        ("MAX_IN_FLIGHT_REQUESTS", "1"),
+        ("MAX_IN_FLIGHT_LISTS", "1"),
+        ("BODY_READ_TIMEOUT_SECS", "60"),
+    ])
+    .await;
+    assert_eq!(app.get("/api/tasks").await.status(), 200, "idle: served");
+
+    let stalled = stalled_upload(&app).await;
+    let shed = until_status(&app, "/api/tasks", 503).await;
+    assert_eq!(
+        shed.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1"),
+        "a shed request says when to retry"
+    );
+    let body = assert_problem(shed, 503, "request past MAX_IN_FLIGHT_REQUESTS").await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("in flight"),
+        "{body}"
+    );
+    assert_problem(
+        app.get("/api/tasks/1").await,
+        503,
+        "any route is shed, not just lists",
+    )
+    .await;
+    assert_eq!(app.get("/health").await.status(), 200, "/health is exempt");
+    for probe in ["/livez", "/readyz"] {
+        assert_ne!(app.get(probe).await.status(), 503, "{probe} is exempt");
+    }
+
+    drop(stalled);
+    let served = until_status(&app, "/api/tasks", 200).await;
+    assert_eq!(
+        served.status(),
+        200,
+        "the permit comes back with the connection"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn list_requests_have_their_own_smaller_bound() {
+    let app = spawn_sqlite_with(&[
+        ("MAX_IN_FLIGHT_REQUESTS", "8"),
+        ("MAX_IN_FLIGHT_LISTS", "2"),
+    ])
+    .await;
+    for i in 0..100 {
+        app.create_task(
+            serde_json::json!({ "title": format!("t{i}"), "description": "x".repeat(10_000) }),
+        )
+        .await;
+    }
+    // 16 lists at once against 2 list permits: some are shed, and every answer is
+    // either the list or a 503 problem.
+    let answers = join_all((0..16).map(|_| app.get("/api/tasks?limit=500"))).await;
+    let mut shed = 0;
+    for response in answers {
+        match response.status().as_u16() {
+            200 => {}
+            503 => {
+                assert_problem(response, 503, "a shed list").await;
+                shed += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(shed > 0, "16 concurrent lists against 2 permits shed none");
+    // Single requests of other kinds still pass while lists are shed.
+    assert_eq!(app.get("/api/tasks/1").await.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_stalled_body_is_cut_with_408_within_the_body_timeout() {
+    let app = spawn_sqlite_with(&[("BODY_READ_TIMEOUT_SECS", "1")]).await;
+    let started = Instant::now();
+    let mut stalled = stalled_upload(&app).await;
+    let (response, closed) = read_until_closed(&mut stalled, Duration::from_secs(1) + MARGIN).await;
+    assert!(
+        response.starts_with("HTTP/1.1 408"),
+        "after {:?}: {response:?}",
+        started.elapsed()
+    );
+    assert!(response.contains("application/problem+json"), "{response}");
+    assert!(closed, "the connection is closed after the 408");
+    assert_eq!(app.task_count().await, 0, "nothing was created");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn stalled_headers_and_idle_connections_are_closed() {
+    let app = spawn_sqlite_with(&[
+        ("HEADER_READ_TIMEOUT_SECS", "1"),
+        ("IDLE_TIMEOUT_SECS", "1"),
+    ])
+    .await;
+    let cases: [(&str, &[u8]); 3] = [
+        ("connected, sent nothing", b""),
+        (
+            "headers stop half-way",
+            b"GET /api/tasks HTTP/1.1\r\nhost: te",
+        ),
+        (
+            "keep-alive, idle after one answer",
+            b"GET /health HTTP/1.1\r\nhost: test\r\n\r\n",
+        ),
+    ];
+    for (case, sent) in cases {
+        let mut stream = connect(&app).await;
+        stream.write_all(sent).await.expect("send");
+        let (got, closed) = read_until_closed(&mut stream, Duration::from_secs(1) + MARGIN).await;
+        assert!(
+            closed,
+            "{case}: still open after the timeout plus {MARGIN:?}"
+        );
+        if sent.ends_with(b"\r\n\r\n") {
+            assert!(got.starts_with("HTTP/1.1 200"), "{case}: {got:?}");
+        }
+    }
+    // A slow but steady client within the limit is served.
+    let mut stream = connect(&app).await;
+    stream.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stream
+        .write_all(b"host: test\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let (got, _) = read_until_closed(&mut stream, MARGIN).await;
+    assert!(got.starts_with("HTTP/1.1 200"), "{got:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn past_the_connection_cap_new_connections_get_503_and_are_closed() {
+    let app =
+        spawn_sqlite_with(&[("MAX_CONNECTIONS", "2"), ("HEADER_READ_TIMEOUT_SECS", "60")]).await;
+    let held = [connect(&app).await, connect(&app).await];
+    // The server counts a connection once it accepts it; give it the chance.
+    let deadline = Instant::now() + MARGIN;
+    let refused = loop {
+        let mut third = connect(&app).await;
+        third
+            .write_all(b"GET /health HTTP/1.1\r\nhost: test\r\n\r\n")
+            .await
+            .expect("send");
+        let (got, _) = read_until_closed(&mut third, MARGIN).await;
+        if got.starts_with("HTTP/1.1 503") || Instant::now() > deadline {
+            break got;
+        }
+    };
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused:?}");
+    let lower = refused.to_ascii_lowercase();
+    assert!(lower.contains("retry-after: 1"), "{refused}");
+    assert!(lower.contains("application/problem+json"), "{refused}");
+    assert!(refused.contains("\"status\":503"), "{refused}");
+
+    drop(held);
+    let served = until_status(&app, "/health", 200).await;
+    assert_eq!(
+        served.status(),
+        200,
+        "slots come back when connections close"
+    );
+    app.stop().await;
+}
+
+/// A log reader that stops reading (a full pipe) must cost dropped, counted log
+/// lines, not stalled requests. Before the non-blocking writer, the 2nd request after
+/// the pipe filled hung for ever and this test failed on its request timeout.
+#[tokio::test]
+async fn a_blocked_stdout_drops_log_lines_instead_of_stalling_requests() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tasks-backend"))
+        .env_clear()
+        .current_dir(dir.path())
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("LOG_FORMAT", "json")
+        .env("LOG_LEVEL", "info")
+        .env("DATABASE_URL", "sqlite://tasks.db")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped()) // and nobody reads it, for now
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tasks-backend");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        // A stalled server fails the test here, instead of hanging it.
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/health");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.get(&url).send().await.is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A pipe holds 64 KiB (about 250 lines) and the writer 4096 more: 8000 request
+    // lines overflow both.
+    let requests = 8000;
+    for batch in 0..requests / 100 {
+        let answers = join_all((0..100).map(|_| client.get(&url).send())).await;
+        for answer in answers {
+            let status = answer
+                .unwrap_or_else(|e| panic!("batch {batch}: request failed (stalled?): {e}"))
+                .status();
+            assert_eq!(status, 200, "batch {batch}");
+        }
+    }
+    // Now read the pipe, so the writer drains, and stop the server.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        let _ = stdout.read_to_string(&mut all);
+        all
+    });
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = timeout(Duration::from_secs(30), async {
+        loop {
+            if let Some(exit) = child.try_wait().unwrap() {
+                return exit;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("exits after SIGTERM");
+    assert!(exit.success(), "{exit:?}");
+    let logs = reader.join().unwrap();
+    let dropped: u64 = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["dropped_lines_total"].as_u64())
+        .max()
+        .unwrap_or_else(|| panic!("no dropped-lines report in {} lines", logs.lines().count()));
+    let written = logs.lines().filter(|l| l.contains("\"request\"")).count() as u64;
+    assert!(dropped > 0, "{dropped}");
+    // Every request line was either written or counted as dropped (the report line
+    // itself and start-up lines are not request lines, hence >=).
+    assert!(
+        written + dropped >= requests,
+        "written {written} + dropped {dropped} < {requests} requests"
+    );
+}
