@@ -103,7 +103,7 @@ nix_image="${TEST_NIX_IMAGE:-tasks-backend:nix}"
 stage --needs "$built" "nix image: assembled offline, container contract" scripts/test-nix-image.sh "$image" "$nix_image"
 stage --needs "$built" "compat image: SBOM and syft" scripts/test-sbom.sh "$image"
 stage --needs "$built" "container faults: kill, restart, disk trouble" scripts/test-faults.sh "$image"
-stage --needs "$built" "load limits under the documented memory limit" scripts/test-load.sh "$image"
+stage --needs "$built" "idle and stalled connections stay bounded (container)" scripts/test-load.sh --stalled "$image"
 stage --needs "$built" "PostgreSQL by host name from the compat image (DNS, /etc/hosts)" scripts/test-postgres-dns.sh "$image"
 stage --needs "nix image: assembled offline, container contract" "PostgreSQL by host name from the Nix image" nix_image_dns
 stage --needs "$built" "compose.yaml: SQLite and postgres profiles (docker-compose)" scripts/test-compose.sh "$image"
