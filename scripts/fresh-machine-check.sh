@@ -33,7 +33,7 @@
 #            for the same reason; the rustup toolchain stays (machines come with it)
 #   files    Docker's /var/lib/docker (with the builder and base images) and
 #            /var/lib/containerd; the state directories of ensure-docker.sh and
-#            ensure-postgres.sh; ~/.cache/tasks-backend-* (tool environments)
+#            ensure-postgres.sh; ~/.cache/tasks-backend and ~/.cache/tasks-backend-* (tool environments)
 #   nix-eval /var/cache/nix-eval, the chroot that ../shared/nix-eval/setup.sh builds
 #            on its first run: it is a product of the suite's Nix stage, absent on a
 #            fresh machine, and rebuilding it (debootstrap from the machine's Debian
@@ -129,7 +129,7 @@ done
 mapfile -t crates < <(cargo install --list 2>/dev/null | awk '/^[^ ].* v[0-9].*:$/ { print $1 }')
 
 paths=()
-for p in /var/lib/docker /var/lib/containerd "$docker_state" "$pg_state" "$cache_home"/tasks-backend-*; do
+for p in /var/lib/docker /var/lib/containerd "$docker_state" "$pg_state" "$cache_home"/tasks-backend "$cache_home"/tasks-backend-*; do
   [[ -e "$p" ]] && paths+=("$p")
 done
 if ((!keep_nix_eval)) && [[ -e /var/cache/nix-eval ]]; then paths+=(/var/cache/nix-eval); fi
