@@ -1,7 +1,7 @@
 //! Bounds on what clients can hold at the connection level: how many connections are
 //! open, how long a request's headers may take to arrive, how long a keep-alive
-//! connection may sit idle. poem's `Server` exposes none of these (hyper's own header
-//! timeout needs a timer poem does not give it), so they live in an acceptor wrapper.
+//! connection may sit idle. They live in an acceptor wrapper, so one mechanism covers
+//! every phase of a connection and tests can drive it with raw sockets.
 
 use std::future::Future;
 use std::io;
@@ -152,8 +152,6 @@ enum Phase {
     /// Headers done: the body deadline is the request layer's, and the handler may take
     /// its time, so no deadline here until the response is written.
     Handling,
-    /// HTTP/2 (prior knowledge): frames, not lines; only hyper's own limits apply.
-    Http2,
 }
 
 /// A connection with deadlines: reading fails with `TimedOut` once one passes, which
@@ -166,11 +164,7 @@ pub struct GuardedIo<Io> {
     deadline: Pin<Box<Sleep>>,
     /// The last two bytes read, to find the blank line that ends the headers.
     tail: [u8; 2],
-    /// Whether any byte has been read yet (to spot the HTTP/2 preface).
-    started: bool,
 }
-
-const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 
 impl<Io> GuardedIo<Io> {
     fn new(inner: Io, slot: Slot, limits: Limits) -> Self {
@@ -182,7 +176,6 @@ impl<Io> GuardedIo<Io> {
             phase: Phase::Headers,
             deadline: Box::pin(tokio::time::sleep(limits.header_read_timeout)),
             tail: [0, 0],
-            started: false,
         }
     }
 
@@ -191,13 +184,6 @@ impl<Io> GuardedIo<Io> {
     }
 
     fn saw_read(&mut self, bytes: &[u8]) {
-        if !self.started {
-            self.started = true;
-            if bytes.starts_with(HTTP2_PREFACE) {
-                self.phase = Phase::Http2;
-                return;
-            }
-        }
         if self.phase == Phase::Idle {
             self.phase = Phase::Headers;
             self.tail = [0, 0];

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
 use crate::configuration::{LimitSettings, Settings, SettingsError};
@@ -118,13 +117,13 @@ impl Application {
             }
         };
         let acceptor = LimitedAcceptor::new(self.acceptor, &self.limits);
-        let served = Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(
-                routes::app(self.store.clone(), self.state, &self.limits),
-                drained,
-                Some(self.shutdown_timeout),
-            )
-            .await;
+        let served = crate::server::serve(
+            acceptor,
+            routes::app(self.store.clone(), self.state, &self.limits),
+            drained,
+            self.shutdown_timeout,
+        )
+        .await;
         if let Err(err) = self.store.close().await {
             tracing::warn!(error = %err, "closing the database failed");
         }

@@ -64,8 +64,21 @@ pub async fn shed<E: Endpoint>(
     };
     let mut response = next.call(req).await?.into_response();
     // A response's memory lives until its body has gone out to the socket, which for
-    // a slow client is long after the handler returned: the permits go with the body,
-    // and hyper asks for the body's end only once it has flushed most of it.
+    // a slow client is long after the handler returned: the permits go with the body.
+    // hyper polls a body for more only once its write buffer has room, so the permits
+    // come back when the last chunk has been taken, with at most the connection's
+    // buffer (`server::MAX_BUF_BYTES`) still to write.
+    let permits = (request, list);
+    if is_list && response.status().is_success() {
+        // Streamed (`TaskListJson`): the permits end with the stream.
+        let chunks = response.take_body().into_bytes_stream().map(move |chunk| {
+            let _held = &permits;
+            chunk
+        });
+        response.set_body(Body::from_bytes_stream(chunks));
+        return Ok(response);
+    }
+    // Everything else is a few KiB, already whole in memory: it keeps its length.
     let body = match response.take_body().into_bytes().await {
         Ok(body) => body,
         Err(err) => return Err(poem::Error::new(err, StatusCode::INTERNAL_SERVER_ERROR)),
@@ -73,7 +86,6 @@ pub async fn shed<E: Endpoint>(
     response
         .headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    let permits = (request, list);
     let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(body)]).map(move |chunk| {
         let _held = &permits;
         chunk

@@ -142,6 +142,67 @@ async fn list_requests_have_their_own_smaller_bound() {
     app.stop().await;
 }
 
+/// A client that asks for a large list and reads it slowly keeps the list's permit
+/// until it has taken the page: the page is memory the server still holds, and it
+/// is streamed now, so the permit must live as long as the stream, not the handler.
+#[tokio::test]
+async fn a_slow_reader_keeps_its_list_permit_until_it_has_taken_the_page() {
+    let app = spawn_sqlite_with(&[("MAX_IN_FLIGHT_LISTS", "1")]).await;
+    for i in 0..500 {
+        app.create_task(
+            serde_json::json!({ "title": format!("t{i}"), "description": "x".repeat(10_000) }),
+        )
+        .await;
+    }
+    // A small receive buffer, so the kernel cannot take the 5 MB page off the server's
+    // hands on the client's behalf.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let address = app.address.trim_start_matches("http://");
+    let mut slow = socket
+        .connect(address.parse().expect("address"))
+        .await
+        .expect("connect");
+    slow.write_all(b"GET /api/tasks?limit=500 HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .expect("send");
+    let mut head = [0u8; 1024];
+    let n = slow.read(&mut head).await.expect("read the head");
+    assert!(
+        head[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head[..n])
+    );
+    // The first list is being written: a second one is shed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_problem(
+        app.get("/api/tasks?limit=500").await,
+        503,
+        "a list while a slow reader holds the only list permit",
+    )
+    .await;
+    // Once the slow reader has taken the page, the permit is back.
+    let (rest, _) = read_until_body_end(&mut slow, MARGIN).await;
+    assert!(rest.ends_with(b"0\r\n\r\n"), "the chunked page ended");
+    let served = until_status(&app, "/api/tasks?limit=500", 200).await;
+    assert_eq!(served.status(), 200, "the permit came back with the page");
+    app.stop().await;
+}
+
+/// Reads a chunked response until its last chunk, or until `within` runs out.
+async fn read_until_body_end(stream: &mut TcpStream, within: Duration) -> (Vec<u8>, bool) {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + within;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while !got.ends_with(b"0\r\n\r\n") {
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return (got, false),
+            Ok(Ok(n)) => got.extend_from_slice(&chunk[..n]),
+        }
+    }
+    (got, true)
+}
+
 #[tokio::test]
 async fn a_stalled_body_is_cut_with_408_within_the_body_timeout() {
     let app = spawn_sqlite_with(&[("BODY_READ_TIMEOUT_SECS", "1")]).await;

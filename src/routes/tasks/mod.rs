@@ -1,6 +1,7 @@
 mod document;
 mod dto;
 mod json_string;
+mod list_body;
 
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -8,6 +9,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 pub use document::close_request_bodies;
 pub use dto::{CreateTaskDto, TaskDto, TaskListDto, TaskStatusDto, UpdateTaskDto};
+use list_body::TaskListJson;
 
 use super::ApiTags;
 use super::problem::{ApiError, ProblemResponse};
@@ -24,7 +26,7 @@ pub enum CreateTaskResponse {
 #[derive(Debug, ApiResponse)]
 pub enum ListTasksResponse {
     #[oai(status = 200)]
-    Ok(Json<TaskListDto>),
+    Ok(TaskListJson),
 }
 
 #[derive(Debug, ApiResponse)]
@@ -85,7 +87,7 @@ impl TasksApi {
             offset: offset.0,
         };
         let page = self.store.list(query).await?;
-        Ok(ListTasksResponse::Ok(Json(TaskListDto {
+        Ok(ListTasksResponse::Ok(TaskListJson(TaskListDto {
             items: page.items.into_iter().map(TaskDto::from).collect(),
             total: page.total,
             limit: query.limit,

@@ -1,0 +1,165 @@
+//! A task list written out as it is serialised, a chunk at a time.
+//!
+//! A page can hold 500 tasks of 10 000 characters: about 5 MB of JSON. poem-openapi's
+//! `Json` would first copy the whole page into a `serde_json::Value` and then into one
+//! growing buffer, so a page held three to four times its size at once. Here each task
+//! is serialised only when the socket is ready for more, and dropped once written: a
+//! list in flight holds its tasks plus one chunk, and less as it goes.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use poem::{Body, IntoResponse, Response};
+use poem_openapi::payload::Payload;
+use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::types::{ToJSON, Type};
+
+use super::dto::{TaskDto, TaskListDto};
+
+/// How much JSON one chunk carries, give or take one task: large enough that the
+/// per-chunk overhead does not show, small next to the per-connection write buffer.
+const CHUNK_BYTES: usize = 16 * 1024;
+
+/// The body of `GET /api/tasks`: documented as a `TaskList`, sent as chunks.
+#[derive(Debug)]
+pub struct TaskListJson(pub TaskListDto);
+
+impl Payload for TaskListJson {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn schema_ref() -> MetaSchemaRef {
+        TaskListDto::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        TaskListDto::register(registry);
+    }
+}
+
+impl IntoResponse for TaskListJson {
+    fn into_response(self) -> Response {
+        let TaskListDto {
+            items,
+            total,
+            limit,
+            offset,
+        } = self.0;
+        let chunks = Chunks::new(
+            items,
+            format!(r#"],"total":{total},"limit":{limit},"offset":{offset}}}"#),
+        );
+        Response::builder()
+            .content_type(Self::CONTENT_TYPE)
+            .body(Body::from_bytes_stream(futures_util::stream::iter(
+                chunks.map(Ok::<_, std::io::Error>),
+            )))
+    }
+}
+
+/// `{"items":[`, the tasks a chunk's worth at a time, then the totals.
+struct Chunks {
+    items: std::vec::IntoIter<TaskDto>,
+    /// What closes the object; `None` once it has gone out.
+    tail: Option<String>,
+    started: bool,
+    wrote_item: bool,
+}
+
+impl Chunks {
+    fn new(items: Vec<TaskDto>, tail: String) -> Self {
+        Self {
+            items: items.into_iter(),
+            tail: Some(tail),
+            started: false,
+            wrote_item: false,
+        }
+    }
+}
+
+impl Iterator for Chunks {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        let tail = self.tail.take()?;
+        let mut chunk = BytesMut::with_capacity(CHUNK_BYTES + 1024).writer();
+        if !self.started {
+            self.started = true;
+            chunk.get_mut().put_slice(br#"{"items":["#);
+        }
+        for item in self.items.by_ref() {
+            if self.wrote_item {
+                chunk.get_mut().put_u8(b',');
+            }
+            // Writing a `Value` into memory cannot fail.
+            let _ = serde_json::to_writer(&mut chunk, &item.to_json());
+            self.wrote_item = true;
+            if chunk.get_ref().len() >= CHUNK_BYTES {
+                self.tail = Some(tail);
+                return Some(chunk.into_inner().freeze());
+            }
+        }
+        let mut chunk = chunk.into_inner();
+        chunk.put_slice(tail.as_bytes());
+        Some(chunk.freeze())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::tasks::TaskStatusDto;
+
+    fn task(id: i64, description_len: usize) -> TaskDto {
+        TaskDto {
+            id,
+            title: format!("task {id}"),
+            description: Some("d".repeat(description_len)),
+            status: TaskStatusDto::Todo,
+            due_date: None,
+            created_at: "2026-11-27T00:00:00.000Z".to_owned(),
+            updated_at: "2026-11-27T00:00:00.000Z".to_owned(),
+        }
+    }
+
+    fn page(items: Vec<TaskDto>) -> TaskListDto {
+        TaskListDto {
+            total: 1000,
+            limit: 500,
+            offset: 7,
+            items,
+        }
+    }
+
+    #[test]
+    fn chunks_join_into_the_same_json_as_the_dto() {
+        let cases: &[(&str, usize, usize)] = &[
+            ("empty page", 0, 0),
+            ("one small task", 1, 10),
+            ("tasks that all fit one chunk", 5, 100),
+            ("tasks that end exactly at a chunk boundary", 4, CHUNK_BYTES),
+            ("a page of many chunks", 500, 10_000),
+        ];
+        for &(case, count, description_len) in cases {
+            let expected = page(
+                (1..=count as i64)
+                    .map(|i| task(i, description_len))
+                    .collect(),
+            );
+            let expected = expected.to_json().expect("a DTO serialises");
+            let chunks = Chunks::new(
+                (1..=count as i64)
+                    .map(|i| task(i, description_len))
+                    .collect(),
+                r#"],"total":1000,"limit":500,"offset":7}"#.to_owned(),
+            );
+            let chunks: Vec<Bytes> = chunks.collect();
+            let largest = chunks.iter().map(Bytes::len).max().unwrap_or(0);
+            assert!(
+                largest <= CHUNK_BYTES + description_len + 1024,
+                "{case}: a chunk of {largest} bytes"
+            );
+            let joined: Vec<u8> = chunks.concat();
+            let parsed: serde_json::Value = serde_json::from_slice(&joined)
+                .unwrap_or_else(|err| panic!("{case}: not JSON ({err})"));
+            assert_eq!(parsed, expected, "{case}");
+        }
+    }
+}
