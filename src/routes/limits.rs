@@ -120,59 +120,63 @@ fn is_json(content_type: Option<&str>) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Reads the request body here, within `timeout`, so a stalled upload is cut with a
-/// 408 instead of holding its connection and its in-flight permit for ever. Bodies
-/// are at most [`MAX_BODY_BYTES`], so holding one in memory is cheap.
-pub async fn read_body_within<E: Endpoint>(
+/// The one place a request body is read: refused unread when it is too large (413)
+/// or not JSON (415), else read here, bounded in size, within `timeout`, so a
+/// stalled upload is cut with a 408 instead of holding its connection and its
+/// in-flight permit for ever. Bodies are at most [`MAX_BODY_BYTES`], so holding one
+/// in memory for the handler is cheap.
+pub async fn read_body<E: Endpoint>(
     timeout: Duration,
     next: Arc<E>,
     mut req: Request,
 ) -> poem::Result<Response> {
-    let declared = req.headers().typed_get::<ContentLength>().map(|c| c.0);
-    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
-    let must_read = match declared {
-        // Too large is `limit_body`'s to refuse, without reading a byte of it.
-        Some(len) => len > 0 && len <= MAX_BODY_BYTES as u64,
-        None => chunked,
+    let too_large = || {
+        poem::Error::from_string(
+            format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        )
     };
-    // A body the API cannot take is refused before a byte of it is read: nothing
-    // but JSON is ever parsed (deny.toml's quick-xml advisories rely on it).
-    if must_read && !is_json(req.content_type()) {
+    let declared = req.headers().typed_get::<ContentLength>().map(|c| c.0);
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let has_body = match declared {
+        Some(len) => len > 0,
+        None => req.headers().contains_key(header::TRANSFER_ENCODING),
+    };
+    if !has_body {
+        return next.call(req).await.map(IntoResponse::into_response);
+    }
+    // Nothing but JSON is ever parsed (deny.toml's quick-xml advisories rely on it).
+    if !is_json(req.content_type()) {
         return Err(poem::Error::from_string(
             "the request body must be application/json",
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ));
     }
-    if must_read {
-        let read = req.take_body().into_bytes_limit(MAX_BODY_BYTES);
-        match tokio::time::timeout(timeout, read).await {
-            Ok(Ok(body)) => req.set_body(body),
-            Ok(Err(poem::error::ReadBodyError::PayloadTooLarge)) => {
-                return Err(poem::Error::from_string(
-                    format!("request body is larger than {MAX_BODY_BYTES} bytes"),
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                ));
-            }
-            Ok(Err(_)) => {
-                return Err(poem::Error::from_string(
-                    "the request body could not be read",
-                    StatusCode::BAD_REQUEST,
-                ));
-            }
-            Err(_) => {
-                let mut response = problem::problem_response(&poem::Error::from_string(
-                    format!(
-                        "the request body did not arrive within {} s",
-                        timeout.as_secs()
-                    ),
-                    StatusCode::REQUEST_TIMEOUT,
-                ));
-                // The rest of the body may still come; the connection cannot be reused.
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                return Ok(response);
-            }
+    let read = req.take_body().into_bytes_limit(MAX_BODY_BYTES);
+    match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(body)) => req.set_body(body),
+        Ok(Err(poem::error::ReadBodyError::PayloadTooLarge)) => return Err(too_large()),
+        Ok(Err(_)) => {
+            return Err(poem::Error::from_string(
+                "the request body could not be read",
+                StatusCode::BAD_REQUEST,
+            ));
+        }
+        Err(_) => {
+            let mut response = problem::problem_response(&poem::Error::from_string(
+                format!(
+                    "the request body did not arrive within {} s",
+                    timeout.as_secs()
+                ),
+                StatusCode::REQUEST_TIMEOUT,
+            ));
+            // The rest of the body may still come; the connection cannot be reused.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return Ok(response);
         }
     }
     next.call(req).await.map(IntoResponse::into_response)

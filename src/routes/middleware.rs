@@ -4,38 +4,12 @@ use std::time::Instant;
 
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::middleware::PanicHandler;
-use poem::web::headers::{ContentLength, HeaderMapExt};
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::problem;
 
 /// Largest request body accepted; a task is far smaller.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// Refuses bodies over [`MAX_BODY_BYTES`] with 413, whether or not the client sent a
-/// `Content-Length`, before any handler reads them.
-pub async fn limit_body<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
-    let too_large = || {
-        poem::Error::from_string(
-            format!("request body is larger than {MAX_BODY_BYTES} bytes"),
-            StatusCode::PAYLOAD_TOO_LARGE,
-        )
-    };
-    match req.headers().typed_get::<ContentLength>() {
-        Some(ContentLength(len)) if len > MAX_BODY_BYTES as u64 => return Err(too_large()),
-        Some(_) => {}
-        None => {
-            // Chunked or unsized: read it here, bounded, and hand it on in memory.
-            let body = req
-                .take_body()
-                .into_bytes_limit(MAX_BODY_BYTES)
-                .await
-                .map_err(|_| too_large())?;
-            req.set_body(body);
-        }
-    }
-    next.call(req).await.map(IntoResponse::into_response)
-}
 
 /// RFC 9110: a 405 lists the methods the resource does have, in `Allow`.
 pub async fn allow_on_405<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {

@@ -37,7 +37,7 @@ pub struct AppState {
 }
 
 /// The whole HTTP application, ready to serve.
-pub fn app(store: TaskStore, state: AppState, limits: &LimitSettings) -> impl Endpoint + 'static {
+pub fn app(store: TaskStore, state: AppState, bounds: &LimitSettings) -> impl Endpoint + 'static {
     let api = OpenApiService::new(
         (
             health::HealthApi {
@@ -69,16 +69,15 @@ pub fn app(store: TaskStore, state: AppState, limits: &LimitSettings) -> impl En
         .at("/openapi.json", poem::get(spec))
         .nest("/docs", poem::get(docs))
         .nest("/", api)
-        .around(middleware::limit_body)
         .around({
-            let timeout = limits.body_read_timeout;
-            move |next, req| limits::read_body_within(timeout, next, req)
+            let timeout = bounds.body_read_timeout;
+            move |next, req| limits::read_body(timeout, next, req)
         })
         .with(CatchPanic::new().with_handler(middleware::PanicToProblem))
         .catch_all_error(problem::into_problem)
         .around(middleware::allow_on_405)
         .around({
-            let in_flight = limits::InFlight::new(limits);
+            let in_flight = limits::InFlight::new(bounds);
             move |next, req| limits::shed(in_flight.clone(), next, req)
         })
         .around(middleware::log_request)
