@@ -17,11 +17,7 @@ ensure_docker
 base="tasks-backend-builder-base:trixie"
 work_tag="tasks-backend-haproxy:build"
 
-existing=$("$DOCKER" image ls --format '{{.Tag}}' tasks-backend-haproxy | grep -E '^[0-9]+\.[0-9]+$' | head -n 1 || true)
-if [[ -n "$existing" ]] && "$DOCKER" image inspect "haproxy:$existing" >/dev/null 2>&1; then
-  echo "haproxy-image: tasks-backend-haproxy:$existing and haproxy:$existing already present"
-  exit 0
-fi
+standin_present haproxy '[0-9]+\.[0-9]+' && exit 0
 
 debian_base "$base"
 echo "haproxy-image: installing Debian's haproxy"
@@ -37,11 +33,4 @@ STOPSIGNAL SIGUSR1
 CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]
 DOCKERFILE
 version=$("$DOCKER" run --rm "$work_tag" haproxy -v | sed -n 's/^HAProxy version \([0-9]*\.[0-9]*\).*/\1/p')
-if [[ ! "$version" =~ ^[0-9]+\.[0-9]+$ ]]; then
-  echo "haproxy-image: cannot read the version of the built image" >&2
-  exit 1
-fi
-"$DOCKER" tag "$work_tag" "tasks-backend-haproxy:$version"
-"$DOCKER" tag "$work_tag" "haproxy:$version"
-"$DOCKER" rmi "$work_tag" >/dev/null
-echo "haproxy-image: HAProxy $version from Debian trixie, tagged tasks-backend-haproxy:$version and haproxy:$version"
+standin_tag haproxy "$work_tag" "$version" '[0-9]+\.[0-9]+'

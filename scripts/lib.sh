@@ -240,6 +240,34 @@ debian_base() {
   rm -rf "$rootfs"
 }
 
+# Stand-ins for official images (PostgreSQL, HAProxy), built from debian_base and
+# tagged twice: tasks-backend-NAME:VERSION and NAME:VERSION, so compose and stack
+# files can name the official image and still run here.
+
+# standin_present NAME VERSION_RE: true, and says so, when both tags of a version
+# matching VERSION_RE exist (the build is then skipped).
+standin_present() {
+  local existing
+  existing=$("$DOCKER" image ls --format '{{.Tag}}' "tasks-backend-$1" | grep -E "^$2\$" | head -n 1 || true)
+  [[ -n "$existing" ]] && "$DOCKER" image inspect "$1:$existing" >/dev/null 2>&1 || return 1
+  echo "$1-image: tasks-backend-$1:$existing and $1:$existing already present"
+}
+
+# standin_tag NAME WORK_TAG VERSION VERSION_RE: tags WORK_TAG with both names once
+# VERSION (read from the built image, never assumed) matches VERSION_RE, then drops
+# WORK_TAG.
+standin_tag() {
+  local name="$1" work_tag="$2" version="$3"
+  if [[ ! "$version" =~ ^$4$ ]]; then
+    echo "$name-image: cannot read the version from the built image (got '$version')" >&2
+    return 1
+  fi
+  "$DOCKER" tag "$work_tag" "tasks-backend-$name:$version"
+  "$DOCKER" tag "$work_tag" "$name:$version"
+  "$DOCKER" rmi "$work_tag" >/dev/null
+  echo "$name-image: $version from Debian trixie, tagged tasks-backend-$name:$version and $name:$version"
+}
+
 # ---- HTTP --------------------------------------------------------------------
 
 # free_port: a TCP port free on 127.0.0.1 right now.

@@ -21,11 +21,7 @@ ensure_docker
 base="tasks-backend-builder-base:trixie"
 work_tag="tasks-backend-postgres:build"
 
-existing=$("$DOCKER" image ls --format '{{.Tag}}' tasks-backend-postgres | grep -E '^[0-9]+$' | head -n 1 || true)
-if [[ -n "$existing" ]] && "$DOCKER" image inspect "postgres:$existing" >/dev/null 2>&1; then
-  echo "postgres-image: tasks-backend-postgres:$existing and postgres:$existing already present"
-  exit 0
-fi
+standin_present postgres '[0-9]+' && exit 0
 
 debian_base "$base"
 ctx="$(mktemp -d)"
@@ -95,12 +91,5 @@ DOCKERFILE
 echo "postgres-image: installing Debian's postgresql"
 DOCKER_BUILDKIT=1 "$DOCKER" build -q -t "$work_tag" "$ctx" >/dev/null
 version=$("$DOCKER" run --rm --entrypoint postgres "$work_tag" --version | awk '{ print $3 }')
-major="${version%%.*}"
-if [[ ! "$major" =~ ^[0-9]+$ ]]; then
-  echo "postgres-image: cannot read the major version from '$version'" >&2
-  exit 1
-fi
-"$DOCKER" tag "$work_tag" "tasks-backend-postgres:$major"
-"$DOCKER" tag "$work_tag" "postgres:$major"
-"$DOCKER" rmi "$work_tag" >/dev/null
-echo "postgres-image: PostgreSQL $version from Debian trixie, tagged tasks-backend-postgres:$major and postgres:$major"
+echo "postgres-image: PostgreSQL $version"
+standin_tag postgres "$work_tag" "${version%%.*}" '[0-9]+'
