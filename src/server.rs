@@ -42,6 +42,9 @@ where
 {
     let endpoint = Arc::new(endpoint.into_endpoint().map_to_response());
     let graceful = GracefulShutdown::new();
+    // Past the shutdown timeout, every connection still open is dropped (closed)
+    // before the caller closes the database under it.
+    let (close_all, closing) = tokio::sync::watch::channel(false);
     let mut builder = http1::Builder::new();
     builder
         .max_buf_size(MAX_BUF_BYTES)
@@ -75,10 +78,16 @@ where
                     }
                 });
                 let connection = graceful.watch(builder.serve_connection(TokioIo::new(io), service));
+                let mut closing = closing.clone();
                 tokio::spawn(async move {
-                    // A client that goes away mid-request is routine, not an error.
-                    if let Err(err) = connection.await {
-                        tracing::debug!(error = %err, "connection ended with an error");
+                    tokio::select! {
+                        served = connection => {
+                            // A client that goes away mid-request is routine, not an error.
+                            if let Err(err) = served {
+                                tracing::debug!(error = %err, "connection ended with an error");
+                            }
+                        }
+                        _ = closing.wait_for(|closing| *closing) => {}
                     }
                 });
             }
@@ -93,6 +102,9 @@ where
             timeout_secs = timeout.as_secs(),
             "shutdown timeout passed; closing the connections still open"
         );
+        let _ = close_all.send(true);
+        // Let the connection tasks see it and drop their sockets.
+        tokio::task::yield_now().await;
     }
     Ok(())
 }

@@ -205,6 +205,65 @@ async fn a_stop_lets_in_flight_requests_finish_and_refuses_new_connections() {
     app.stop().await;
 }
 
+/// A client that stops reading cannot hold a stop up: past `SHUTDOWN_TIMEOUT_SECS`
+/// its connection is closed, before the server closes the database, and the stop
+/// completes. (Until connections were cut, such a connection was served on after
+/// the server had returned.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_shutdown_timeout_a_stalled_client_is_cut() {
+    let (mut app, _dir) = sqlite_app(&[("SHUTDOWN_TIMEOUT_SECS", "1")]).await;
+    let description = "d".repeat(10_000);
+    for n in 0..500 {
+        app.create_task(json!({"title": format!("t{n}"), "description": description}))
+            .await;
+    }
+    // A 5 MB page to a client with a small receive buffer that reads only its head.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut slow = socket
+        .connect(([127, 0, 0, 1], app.port()).into())
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(
+        &mut slow,
+        b"GET /api/tasks?limit=500 HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = [0u8; 512];
+    tokio::io::AsyncReadExt::read(&mut slow, &mut head)
+        .await
+        .unwrap();
+    assert!(head.starts_with(b"HTTP/1.1 200"));
+
+    let asked = Instant::now();
+    app.begin_stop();
+    app.stop().await;
+    let stopped = asked.elapsed();
+    // 1 s of timeout, and a margin for a busy machine.
+    assert!(
+        stopped < Duration::from_secs(6),
+        "the stop took {stopped:?}"
+    );
+    // Now read on: what was already in the socket buffers arrives, then the end.
+    let mut got = 0usize;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match tokio::io::AsyncReadExt::read(&mut slow, &mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got += n,
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the stalled connection was left open");
+    assert!(
+        got < 5_000_000,
+        "the stalled client got the whole page ({got} bytes) after the stop"
+    );
+}
+
 /// A saturated request pool is a busy replica, not a broken one: `/health` and
 /// `/readyz` use a pool of their own and keep answering 200.
 #[tokio::test]
