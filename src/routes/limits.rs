@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::future::Either;
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::web::headers::{ContentLength, HeaderMapExt};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
@@ -68,29 +69,25 @@ pub async fn shed<E: Endpoint>(
     // hyper polls a body for more only once its write buffer has room, so the permits
     // come back when the last chunk has been taken, with at most the connection's
     // buffer (`server::MAX_BUF_BYTES`) still to write.
-    let permits = (request, list);
-    if is_list && response.status().is_success() {
+    let chunks = if is_list && response.status().is_success() {
         // Streamed (`TaskListJson`): the permits end with the stream.
-        let chunks = response.take_body().into_bytes_stream().map(move |chunk| {
-            let _held = &permits;
-            chunk
-        });
-        response.set_body(Body::from_bytes_stream(chunks));
-        return Ok(response);
-    }
-    // Everything else is a few KiB, already whole in memory: it keeps its length.
-    let body = match response.take_body().into_bytes().await {
-        Ok(body) => body,
-        Err(err) => return Err(poem::Error::new(err, StatusCode::INTERNAL_SERVER_ERROR)),
+        Either::Left(response.take_body().into_bytes_stream())
+    } else {
+        // Everything else is a few KiB, already whole in memory: it keeps its length.
+        let body = match response.take_body().into_bytes().await {
+            Ok(body) => body,
+            Err(err) => return Err(poem::Error::new(err, StatusCode::INTERNAL_SERVER_ERROR)),
+        };
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        Either::Right(futures_util::stream::iter([Ok::<_, std::io::Error>(body)]))
     };
-    response
-        .headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(body)]).map(move |chunk| {
+    let permits = (request, list);
+    response.set_body(Body::from_bytes_stream(chunks.map(move |chunk| {
         let _held = &permits;
         chunk
-    });
-    response.set_body(Body::from_bytes_stream(stream));
+    })));
     Ok(response)
 }
 

@@ -7,6 +7,8 @@ use serde_json::Value;
 use tasks_backend::configuration::Settings;
 use tasks_backend::startup::Application;
 use tempfile::TempDir;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -252,4 +254,35 @@ pub async fn assert_problem(response: Response, status: u16, context: &str) -> V
         "{context}: {body}"
     );
     body
+}
+
+/// What the server sends on a raw connection until `done` says so of all read so far
+/// or the connection closes, or what came before `within` ran out (then `ended` is
+/// false).
+pub async fn read_until(
+    stream: &mut TcpStream,
+    within: std::time::Duration,
+    done: impl Fn(&[u8]) -> bool,
+) -> (Vec<u8>, bool) {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + within;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while !done(&got) {
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => got.extend_from_slice(&chunk[..n]),
+            Err(_) => return (got, false),
+        }
+    }
+    (got, true)
+}
+
+/// Everything the server sends until it closes the connection, or what came before
+/// `within` ran out (then `closed` is false).
+pub async fn read_until_closed(
+    stream: &mut TcpStream,
+    within: std::time::Duration,
+) -> (String, bool) {
+    let (got, closed) = read_until(stream, within, |_| false).await;
+    (String::from_utf8_lossy(&got).into_owned(), closed)
 }

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
-use crate::helpers::{TestApp, assert_problem, spawn_sqlite_with};
+use crate::helpers::{TestApp, assert_problem, read_until, read_until_closed, spawn_sqlite_with};
 
 /// Deadlines here are bounds on correctness (a cut must happen), not speed figures:
 /// each allows the setting plus this margin for a busy, shared machine.
@@ -35,21 +35,6 @@ async fn stalled_upload(app: &TestApp) -> TcpStream {
         .await
         .expect("send a partial request");
     stream
-}
-
-/// Everything the server sends until it closes the connection, or what came before
-/// `within` ran out (then `closed` is false).
-async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (String, bool) {
-    let mut got = Vec::new();
-    let deadline = Instant::now() + within;
-    let mut chunk = [0u8; 4096];
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&got).into_owned(), true),
-            Ok(Ok(n)) => got.extend_from_slice(&chunk[..n]),
-            Err(_) => return (String::from_utf8_lossy(&got).into_owned(), false),
-        }
-    }
 }
 
 /// Polls `path` until it answers `status`, for up to [`MARGIN`].
@@ -182,25 +167,11 @@ async fn a_slow_reader_keeps_its_list_permit_until_it_has_taken_the_page() {
     )
     .await;
     // Once the slow reader has taken the page, the permit is back.
-    let (rest, _) = read_until_body_end(&mut slow, MARGIN).await;
+    let (rest, _) = read_until(&mut slow, MARGIN, |got| got.ends_with(b"0\r\n\r\n")).await;
     assert!(rest.ends_with(b"0\r\n\r\n"), "the chunked page ended");
     let served = until_status(&app, "/api/tasks?limit=500", 200).await;
     assert_eq!(served.status(), 200, "the permit came back with the page");
     app.stop().await;
-}
-
-/// Reads a chunked response until its last chunk, or until `within` runs out.
-async fn read_until_body_end(stream: &mut TcpStream, within: Duration) -> (Vec<u8>, bool) {
-    let mut got = Vec::new();
-    let deadline = Instant::now() + within;
-    let mut chunk = vec![0u8; 64 * 1024];
-    while !got.ends_with(b"0\r\n\r\n") {
-        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return (got, false),
-            Ok(Ok(n)) => got.extend_from_slice(&chunk[..n]),
-        }
-    }
-    (got, true)
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_with};
+use crate::helpers::{TestApp, read_until_closed, spawn_with};
 
 async fn livez_and_readyz_answer_200_with_a_small_body(app: &TestApp) {
     for (path, status) in [("/livez", "alive"), ("/readyz", "ready")] {
@@ -246,18 +246,9 @@ async fn past_the_shutdown_timeout_a_stalled_client_is_cut() {
         "the stop took {stopped:?}"
     );
     // Now read on: what was already in the socket buffers arrives, then the end.
-    let mut got = 0usize;
-    let mut chunk = vec![0u8; 64 * 1024];
-    let closed = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match tokio::io::AsyncReadExt::read(&mut slow, &mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => got += n,
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "the stalled connection was left open");
+    let (got, closed) = read_until_closed(&mut slow, Duration::from_secs(10)).await;
+    let got = got.len();
+    assert!(closed, "the stalled connection was left open");
     assert!(
         got < 5_000_000,
         "the stalled client got the whole page ({got} bytes) after the stop"

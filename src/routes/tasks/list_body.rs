@@ -54,13 +54,16 @@ impl IntoResponse for TaskListJson {
     }
 }
 
+/// What opens the page; until a task has gone out, also what comes before the tail.
+const HEAD: &[u8] = br#"{"items":["#;
+
 /// `{"items":[`, the tasks a chunk's worth at a time, then the totals.
 struct Chunks {
     items: std::vec::IntoIter<TaskDto>,
     /// What closes the object; `None` once it has gone out.
     tail: Option<String>,
-    started: bool,
-    wrote_item: bool,
+    /// What goes before the next task: [`HEAD`] before the first, then `,`.
+    separator: &'static [u8],
 }
 
 impl Chunks {
@@ -68,8 +71,7 @@ impl Chunks {
         Self {
             items: items.into_iter(),
             tail: Some(tail),
-            started: false,
-            wrote_item: false,
+            separator: HEAD,
         }
     }
 }
@@ -80,23 +82,21 @@ impl Iterator for Chunks {
     fn next(&mut self) -> Option<Bytes> {
         let tail = self.tail.take()?;
         let mut chunk = BytesMut::with_capacity(CHUNK_BYTES + 1024).writer();
-        if !self.started {
-            self.started = true;
-            chunk.get_mut().put_slice(br#"{"items":["#);
-        }
         for item in self.items.by_ref() {
-            if self.wrote_item {
-                chunk.get_mut().put_u8(b',');
-            }
+            chunk.get_mut().put_slice(self.separator);
+            self.separator = b",";
             // Writing a `Value` into memory cannot fail.
             let _ = serde_json::to_writer(&mut chunk, &item.to_json());
-            self.wrote_item = true;
             if chunk.get_ref().len() >= CHUNK_BYTES {
                 self.tail = Some(tail);
                 return Some(chunk.into_inner().freeze());
             }
         }
         let mut chunk = chunk.into_inner();
+        if self.separator == HEAD {
+            // An empty page.
+            chunk.put_slice(HEAD);
+        }
         chunk.put_slice(tail.as_bytes());
         Some(chunk.freeze())
     }
