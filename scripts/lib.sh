@@ -218,6 +218,19 @@ remove_prefixed() {
   done
 }
 
+# The hardened profile the container tests run the image under (compose.yaml's).
+# shellcheck disable=SC2034 # read by the scripts that source this file
+HARDENED_RUN=(--read-only --cap-drop ALL --security-opt no-new-privileges --user 10001:10001)
+
+# end_run PREFIX DIR: a test script's exit: stops its background jobs, removes its
+# containers, volumes and networks (remove_prefixed PREFIX) and its work DIR.
+end_run() {
+  local job
+  for job in $(jobs -p); do kill "$job" 2>/dev/null || true; done
+  remove_prefixed "$1"
+  rm -rf "$2"
+}
+
 # debian_base TAG: a Debian trixie minbase image, made with debootstrap from
 # debian_mirror and `docker import`, unless TAG exists. The stand-ins for
 # official images (builder, PostgreSQL, HAProxy) all start from it.
@@ -329,6 +342,18 @@ stop_service() {
     service_pid=""
   fi
 }
+
+# start_service_until_exit BIN DIR: start_service, and when the script exits, stop
+# the service and remove DIR.
+start_service_until_exit() {
+  # shellcheck disable=SC2064 # DIR is fixed now, on purpose
+  trap "stop_service; rm -rf '$2'" EXIT
+  start_service "$1" "$2"
+}
+
+# service_log_clean DIR: true when the log start_service wrote in DIR has no 5xx
+# answer and no panic.
+service_log_clean() { ! grep -E '"status":5[0-9][0-9]|panicked' "$1/server.log"; }
 
 # ---- counting ----------------------------------------------------------------
 

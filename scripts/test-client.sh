@@ -26,12 +26,7 @@ fi
 bin=$(service_binary)
 
 work=$(mktemp -d)
-cleanup() {
-  stop_service
-  rm -rf "$work"
-}
-trap cleanup EXIT
-start_service "$bin" "$work"
+start_service_until_exit "$bin" "$work"
 
 
 # --fail-on-warning: a warning means a schema or an operation was left out (as
@@ -56,7 +51,6 @@ if [[ -d "$work/tasks_client" ]]; then
 else
   result fail "the generated client's scenarios" "no client was generated"
 fi
-no_server_errors() { ! grep -E '"status":5[0-9][0-9]|panicked' "$work/server.log"; }
-check "the service logged no 5xx and no panic" "" no_server_errors
+check "the service logged no 5xx and no panic" "" service_log_clean "$work"
 
 summary

@@ -28,22 +28,15 @@ ensure_docker
 apt_tool jq jq
 run_id="tbfault-$$-$RANDOM"
 work="$(mktemp -d)"
-hardened=(--read-only --cap-drop ALL --security-opt no-new-privileges --user 10001:10001)
 # compose.yaml's policy: a failing start is retried three times, not forever.
 restart_policy=on-failure:3
 restarts=3
 
-cleanup() {
-  local job
-  for job in $(jobs -p); do kill "$job" 2>/dev/null || true; done
-  remove_prefixed "$run_id"
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'end_run "$run_id" "$work"' EXIT
 
 # start NAME VOLUME-SPEC: a detached hardened container, port 8000 on 127.0.0.1
 start() {
-  dk run -d --name "$run_id-$1" "${hardened[@]}" -v "$2" -p 127.0.0.1::8000 "$image" >/dev/null
+  dk run -d --name "$run_id-$1" "${HARDENED_RUN[@]}" -v "$2" -p 127.0.0.1::8000 "$image" >/dev/null
 }
 base() { echo "http://$(container_addr "$run_id-$1" 8000)"; }
 wait_health() {
@@ -146,7 +139,7 @@ read_only_volume() {
   done
   before=$(curl -sf --noproxy '*' "$(base ro-1)/api/tasks?limit=1" | jq .total)
   dk stop "$run_id-ro-1" >/dev/null
-  dk run -d --name "$run_id-ro-2" --restart "$restart_policy" "${hardened[@]}" \
+  dk run -d --name "$run_id-ro-2" --restart "$restart_policy" "${HARDENED_RUN[@]}" \
     -v "$run_id-ro:/app/data:ro" "$image" >/dev/null
   # Docker's restart delay doubles from 100 ms: three restarts take about 1 s.
   wait_container_exit "$run_id-ro-2" 30 "$restarts" || true

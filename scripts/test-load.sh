@@ -31,18 +31,11 @@ seconds="${LOAD_SECONDS:-20}"
 probe=/livez
 run_id="tbload-$$-$RANDOM"
 work="$(mktemp -d)"
-hardened=(--read-only --cap-drop ALL --security-opt no-new-privileges --user 10001:10001)
 
 apt_tool wrk wrk
 apt_tool jq jq
 
-cleanup() {
-  local job
-  for job in $(jobs -p); do kill "$job" 2>/dev/null || true; done
-  remove_prefixed "$run_id"
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'end_run "$run_id" "$work"' EXIT
 
 base() { echo "http://$(container_addr "$run_id-$1" 8000)"; }
 state() { dk inspect -f "$2" "$run_id-$1"; }
@@ -56,7 +49,7 @@ start() {
   local name="$1" env=() e
   shift
   for e in "$@"; do env+=(-e "$e"); done
-  dk run -d --name "$run_id-$name" "${hardened[@]}" --memory "$memory" --memory-swap "$memory" \
+  dk run -d --name "$run_id-$name" "${HARDENED_RUN[@]}" --memory "$memory" --memory-swap "$memory" \
     --restart on-failure:3 -e LOG_LEVEL=warn "${env[@]}" -v "$run_id-data:/app/data" \
     -p 127.0.0.1::8000 "$image" >/dev/null
 }

@@ -23,12 +23,7 @@ fi
 bin=$(service_binary)
 
 work=$(mktemp -d)
-cleanup() {
-  stop_service
-  rm -rf "$work"
-}
-trap cleanup EXIT
-start_service "$bin" "$work"
+start_service_until_exit "$bin" "$work"
 base="$service_url"
 # Every operation of the document gets examples: the run must generate at least
 # one test case per operation, or it proved nothing.
@@ -68,7 +63,6 @@ check "at least one test case per operation (${ncases:-0} for $operations operat
   test "${ncases:-0}" -ge "$operations" -a "$operations" -gt 0
 check "the service still answers /health with 200 afterwards" "" \
   curl -sf --noproxy '*' -o /dev/null "$base/health"
-no_server_errors() { ! grep -E '"status":5[0-9][0-9]|panicked' "$work/server.log"; }
-check "the service logged no 5xx and no panic" "" no_server_errors
+check "the service logged no 5xx and no panic" "" service_log_clean "$work"
 
 summary

@@ -151,16 +151,23 @@ spread_ok() {
 check "0. requests spread over the 3 replicas (X-Replica-Id), none failed" \
   "$(field .requests "$s") requests in 8 s: $shares" spread_ok
 
+# update_to TAG STATE: updates the service to TAG under the running load and waits
+# (up to 120 s) for the update to reach STATE, then for 3 healthy replicas. Sets t0
+# and t1 (the update's start and end) and s (the load summary since t0).
+update_to() {
+  t0=$(now)
+  "$DOCKER" service update --detach --no-resolve-image --image "$1" "$svc" >/dev/null
+  wait_for 120 update_state_is "$2" || true
+  t1=$(now)
+  wait_for 20 three_healthy || true
+  sleep 2
+  s=$(load_summary "$t0" "$(now)")
+}
+
 # 1. Rolling update to a new tag.
 before=$(running_tasks)
 "$DOCKER" tag "$image" "$new_tag"
-t0=$(now)
-"$DOCKER" service update --detach --no-resolve-image --image "$new_tag" "$svc" >/dev/null
-wait_for 120 update_state_is completed || true
-t1=$(now)
-wait_for 20 three_healthy || true
-sleep 2
-s=$(load_summary "$t0" "$(now)")
+update_to "$new_tag" completed
 after=$(running_tasks)
 replaced=$(comm -12 <(echo "$before") <(echo "$after") | wc -l)
 rolled_ok() {
@@ -231,13 +238,7 @@ check "3. PostgreSQL down 20 s: no replica restarted, only 503 problem+json mean
 # 4. Update to a broken image: PORT is not a port, so it exits 2 at start.
 printf 'FROM %s\nENV PORT=not-a-port\n' "$new_tag" | DOCKER_BUILDKIT=1 "$DOCKER" build -q -t "$broken_tag" - >/dev/null
 code=$("$DOCKER" run --rm "$broken_tag" >/dev/null 2>&1; echo $?)
-t0=$(now)
-"$DOCKER" service update --detach --no-resolve-image --image "$broken_tag" "$svc" >/dev/null
-wait_for 120 update_state_is rollback_completed || true
-t1=$(now)
-wait_for 20 three_healthy || true
-sleep 2
-s=$(load_summary "$t0" "$(now)")
+update_to "$broken_tag" rollback_completed
 spec_image=$("$DOCKER" service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$svc")
 rollback_ok() {
   [[ "$code" == 2 && "$(update_state)" == rollback_completed && "$spec_image" == "$new_tag" ]] \
