@@ -22,27 +22,51 @@ let
   commonArgs = {
     inherit src;
     strictDeps = true;
-    # No buildInputs: SQLite is compiled in (libsqlite3-sys "bundled", via
+    # No other buildInputs: SQLite is compiled in (libsqlite3-sys "bundled", via
     # sqlx's "sqlite" feature) and TLS is rustls with ring; both only need the
     # C compiler that stdenv already provides. No OpenSSL, no pkg-config.
   };
 
-  # Dependencies only; also runs `cargo test --no-run` so the dev-dependencies
-  # (reqwest, tempfile) are compiled once for the test check as well.
-  cargoArtifacts = craneLib.buildDepsOnly commonArgs;
+  # The service is linked as Dockerfile.compat links it: static glibc
+  # (crt-static), so its runtime closure is the binary alone and the image
+  # holds nothing a loader could resolve at run time. The explicit target
+  # keeps the flag off build scripts and proc-macros (which must stay dynamic).
+  releaseArgs = commonArgs // {
+    CARGO_BUILD_TARGET = pkgs.stdenv.hostPlatform.rust.rustcTarget;
+    CARGO_BUILD_RUSTFLAGS = "-C target-feature=+crt-static";
+    # nixpkgs keeps glibc's static archives (libc.a) in its `static` output.
+    # The offline builder CI uses (Debian's toolchain as leaves, README "Nix")
+    # has no glibc package: its compiler finds Debian's libc.a by itself.
+    buildInputs = lib.optionals (pkgs ? glibc) [ pkgs.glibc.static ];
+  };
+
+  # Dependencies only, for the package: `cargo build` in the release profile
+  # and nothing else. crane's default also runs `cargo check --all-targets`
+  # (for clippy) and `cargo test --no-run` (for the tests), which `nix build`
+  # never needs: measured, they were 20 of the 38 minutes of a first build.
+  cargoArtifacts = craneLib.buildDepsOnly (
+    releaseArgs
+    // {
+      buildPhaseCargoCommand = "cargoWithProfile build --locked";
+      doCheck = false;
+    }
+  );
 
   cargo-auditable = import ./cargo-auditable.nix { inherit lib craneLib; };
 
   tasks-backend = craneLib.buildPackage (
-    commonArgs
+    releaseArgs
     // {
       inherit cargoArtifacts;
       # `cargo auditable build`: the binary carries its dependency list (crate
       # names and versions from Cargo.lock) in a `.dep-v0` section, which
       # syft, trivy and `cargo audit bin` read, so the FROM-scratch image can
       # be listed and audited. Only this crate is relinked; cargoArtifacts
-      # stay as they are.
-      cargoBuildCommand = "cargoWithProfile auditable build";
+      # stay as they are. Not `cargoWithProfile auditable build`: that helper
+      # puts the profile flag after its first word (`cargo auditable --release
+      # build`), which cargo refuses; crane appends --message-format and
+      # cargoExtraArgs after this command.
+      cargoBuildCommand = "cargo auditable build \${CARGO_PROFILE:+--profile $CARGO_PROFILE}";
       nativeBuildInputs = [ cargo-auditable ];
       # The suite runs once, in checks.tests, not a second time here.
       doCheck = false;
@@ -73,6 +97,16 @@ let
   # stops here with this message instead of the build failing half-way.
   toolchainIsNewEnough = lib.assertMsg (lib.versionAtLeast pkgs.rustc.version msrv)
     "nixpkgs' rustc ${pkgs.rustc.version} is older than Cargo.toml's rust-version ${msrv}: update the nixpkgs pin or add rust-overlay";
+
+  # The test suite and clippy run in the dev profile, as CI's Rust stage and a
+  # developer's `cargo test` do, on dependencies of their own: a release test
+  # build would compile every dependency for the test harness again and relink
+  # each test binary with fat LTO. Only `cargo test --no-run` here, which
+  # compiles the dependencies and the dev-dependencies (reqwest, tempfile).
+  devArgs = commonArgs // {
+    CARGO_PROFILE = "";
+  };
+  devArtifacts = craneLib.buildDepsOnly (devArgs // { buildPhaseCargoCommand = ""; });
 in
 assert toolchainIsNewEnough;
 {
@@ -82,9 +116,9 @@ assert toolchainIsNewEnough;
   # derivation, so a lint failure blocks CI but not building the package.
   checks = {
     clippy = craneLib.cargoClippy (
-      commonArgs
+      devArgs
         // {
-        inherit cargoArtifacts;
+        cargoArtifacts = devArtifacts;
         cargoClippyExtraArgs = "--all-targets -- --deny warnings";
       }
     );
@@ -131,9 +165,9 @@ assert toolchainIsNewEnough;
     # sandbox has a private loopback) and run the built binary. The
     # PostgreSQL tests skip: the sandbox sets no TASKS_TEST_POSTGRES_URL.
     tests = craneLib.cargoTest (
-      commonArgs
+      devArgs
         // {
-        inherit cargoArtifacts;
+        cargoArtifacts = devArtifacts;
         # The sandbox's HOME (/homeless-shelter) does not exist; TMPDIR is
         # already a writable build directory.
         preBuild = ''
