@@ -1,46 +1,46 @@
 #!/usr/bin/env bash
-# Assemble the Nix image offline and run the container contract on it.
-# Usage: scripts/test-nix-image.sh [COMPAT_IMAGE [NIX_TAG]]
-#        (defaults tasks-backend:compat and tasks-backend:nix)
-# No Nix store or cache is reachable here, so crane cannot compile the service:
-# the static binary of the freshly built COMPAT_IMAGE stands in for it, and
+# Assemble the Nix image offline around the binary crane built, and run the
+# container contract on it.
+# Usage: scripts/test-nix-image.sh [BINARY [NIX_TAG]]
+#        (defaults target/nix/tasks-backend, from scripts/test-nix-build.sh, and
+#        tasks-backend:nix)
 # ../shared/nix-eval/assemble.sh (through scripts/nix-eval.sh) builds
-# nix/image.nix around it with nixpkgs' real dockerTools, fakeNss and layering
-# code, loads it as NIX_TAG, and scripts/test-image.sh checks it like the compat
-# image. What this cannot show (the crane closure) is in README's Nix section.
-# Where ../shared/nix-eval is absent outside CI it prints SKIP and exits 0;
+# nix/image.nix around BINARY with nixpkgs' real dockerTools, fakeNss and
+# layering code, loads it as NIX_TAG, and scripts/test-image.sh checks it like
+# the compat image. BINARY is the output of crane's real build phases
+# (scripts/test-nix-build.sh), so the image holds what `nix build .#image` puts
+# there, linked by Debian's toolchain instead of nixpkgs' (README, "Nix").
+# Where ../shared/nix-eval is absent outside CI it prints SKIP and exits 77;
 # under CI=true that is a failure.
 # Env: DOCKER (client), NIX_EVAL_DIR (see scripts/nix-eval.sh)
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-ensure_docker
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-compat="${1:-tasks-backend:compat}"
+binary="${1:-$here/../target/nix/tasks-backend}"
 tag="${2:-tasks-backend:nix}"
+if [[ ! -x "$binary" ]]; then
+  echo "test-nix-image: no binary at $binary (scripts/test-nix-build.sh makes it)"
+  exit 1
+fi
+ensure_docker
 work="$(mktemp -d "${TMPDIR:-/tmp}/nix-image.XXXXXX")"
-container="nix-image-binary-$$"
-trap '"$DOCKER" rm -f "$container" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-
-# The binary, taken out of the image without running it (it has no shell).
-"$DOCKER" create --name "$container" "$compat" >/dev/null
-"$DOCKER" cp -L "$container:/bin/tasks-backend" "$work/tasks-backend"
-"$DOCKER" rm "$container" >/dev/null
+trap 'rm -rf "$work"' EXIT
 
 start=$SECONDS
 status=0
-"$here/nix-eval.sh" assemble.sh . --binary "$work/tasks-backend" --tag "$tag" \
+"$here/nix-eval.sh" assemble.sh . --binary "$binary" --tag "$tag" \
   --out "$work/image.tar.gz" >"$work/assemble.log" 2>&1 || status=$?
 last="$(tail -n 1 "$work/assemble.log")"
 if ((status == 77)); then
   echo "test-nix-image: $last"
-  exit 0
+  exit 77
 fi
 if ((status != 0)); then
   echo "test-nix-image: assemble failed (exit $status):"
   tail -n 20 "$work/assemble.log"
   exit 1
 fi
-echo "test-nix-image: $last ($((SECONDS - start)) s, binary from $compat)"
+echo "test-nix-image: $last ($((SECONDS - start)) s, around $binary)"
 "$here/test-image.sh" --built-without-git "$tag"

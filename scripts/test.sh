@@ -85,6 +85,16 @@ on_nix_image() {
   "$1" "$nix_image"
 }
 
+# nix_build_stage: the crane build; its dependency list is compared with the
+# compat binary's when that image was built in this run.
+nix_build_stage() {
+  if [[ -n "${stage_passed["compat image: build"]:-}" ]]; then
+    scripts/test-nix-build.sh --compat "$image"
+  else
+    scripts/test-nix-build.sh
+  fi
+}
+
 stage "rust lints (fmt, clippy)" rust_lints
 stage "rust tests (SQLite and PostgreSQL)" rust_tests
 stage "shell lints (shellcheck)" shell_lints
@@ -100,14 +110,17 @@ stage "fresh-machine order: Docker client chosen after its install" scripts/test
 stage "compat image: build" scripts/build-image.sh "$image"
 built="compat image: build"
 stage --needs "$built" "compat image: container contract" scripts/test-image.sh --built-from-compat "$image"
+stage --needs "$built" "compat image: binary smoke test" scripts/smoke-binary.sh --image "$image"
 nix_image="${TEST_NIX_IMAGE:-tasks-backend:nix}"
-stage --needs "$built" "nix image: assembled offline, container contract" scripts/test-nix-image.sh "$image" "$nix_image"
+nix_build="nix build: crane's real phases, offline (package, tests, closure)"
+stage "$nix_build" nix_build_stage
+stage --needs "$nix_build" "nix image: assembled around the crane-built binary, container contract" scripts/test-nix-image.sh target/nix/tasks-backend "$nix_image"
 stage --needs "$built" "compat image: SBOM and syft" scripts/test-sbom.sh "$image"
 stage --needs "$built" "container faults: kill, restart, disk trouble" scripts/test-faults.sh "$image"
 stage --needs "$built" "compat image: bounded memory under worst-case lists and stalled connections" scripts/test-load.sh "$image"
 stage --needs "$built" "PostgreSQL by host name from the compat image (DNS, /etc/hosts)" scripts/test-postgres-dns.sh "$image"
-stage --needs "nix image: assembled offline, container contract" "PostgreSQL by host name from the Nix image" on_nix_image scripts/test-postgres-dns.sh
-stage --needs "nix image: assembled offline, container contract" "nix image: bounded memory under worst-case lists and stalled connections" on_nix_image scripts/test-load.sh
+stage --needs "nix image: assembled around the crane-built binary, container contract" "PostgreSQL by host name from the Nix image" on_nix_image scripts/test-postgres-dns.sh
+stage --needs "nix image: assembled around the crane-built binary, container contract" "nix image: bounded memory under worst-case lists and stalled connections" on_nix_image scripts/test-load.sh
 stage --needs "$built" "compose.yaml: SQLite and postgres profiles (docker-compose)" scripts/test-compose.sh "$image"
 stage --needs "$built" "Swarm: rolling update, kill, database outage, rollback" scripts/test-swarm.sh "$image"
 
