@@ -22,11 +22,15 @@ from pathlib import Path
 def dependency_list(binary: str) -> list[str]:
     with tempfile.TemporaryDirectory() as work:
         section = Path(work) / "dep-v0"
-        subprocess.run(
-            ["objcopy", "-O", "binary", "--only-section=.dep-v0", binary, str(section)],
-            check=True,
+        # --dump-section, not -O binary: the section is not loaded at run time
+        # (no ALLOC flag), and -O binary writes only loaded ones.
+        dumped = subprocess.run(
+            ["objcopy", "--dump-section", f".dep-v0={section}", binary, str(Path(work) / "copy")],
             capture_output=True,
+            text=True,
         )
+        if dumped.returncode != 0 or not section.exists():
+            raise ValueError(f"no .dep-v0 section (not built with cargo auditable): {dumped.stderr.strip()}")
         raw = section.read_bytes()
     if not raw:
         raise ValueError("no .dep-v0 section (not built with cargo auditable)")
