@@ -322,11 +322,7 @@ async fn a_blocked_stdout_drops_log_lines_instead_of_stalling_requests() {
         let _ = stdout.read_to_string(&mut all);
         all
     });
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    crate::process::send_signal(&child, "TERM");
     let exit = timeout(Duration::from_secs(30), async {
         loop {
             if let Some(exit) = child.try_wait().unwrap() {

@@ -19,6 +19,23 @@ pub fn command(dir: &Path) -> Command {
     cmd
 }
 
+/// Sends SIG`name` (`TERM`, `INT`, `KILL`) to `child`. Through libc, not the
+/// `kill` command: Nix's build sandbox (the flake's tests check) has coreutils,
+/// which has no `kill`, and the tests must run there too.
+pub fn send_signal(child: &Child, name: &str) {
+    let signal = match name {
+        "TERM" => libc::SIGTERM,
+        "INT" => libc::SIGINT,
+        "KILL" => libc::SIGKILL,
+        other => panic!("no such signal in these tests: {other}"),
+    };
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours; the pid is
+    // that of our own child, which is not yet reaped (we hold its `Child`).
+    let sent = unsafe { libc::kill(pid, signal) };
+    assert_eq!(sent, 0, "SIG{name} sent: {}", std::io::Error::last_os_error());
+}
+
 /// Runs `cmd` to its end, killing it (and failing the test) after `limit`.
 pub fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
     let mut child = cmd
@@ -106,11 +123,7 @@ impl ServerProcess {
     }
 
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success(), "SIG{signal} sent");
+        send_signal(&self.child, signal);
     }
 
     /// Waits (at most `limit`) for the process to exit, and returns its status.
