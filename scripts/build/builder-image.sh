@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Build the local stand-in for the official Rust builder image (air-gapped path).
-# Usage: scripts/builder-image.sh [TAG]   (default tasks-backend-builder:trixie-rust)
+# Usage: scripts/build/builder-image.sh [TAG]   (default tasks-backend-builder:trixie-rust)
 # debootstrap's Debian trixie (minbase) + Debian's rustc-web/cargo-web (Rust 1.96),
 # gcc, libc6-dev and Debian's own ca-certificates. Cached: does nothing when TAG exists.
 # Everything comes from the Debian archive this machine's apt already uses
-# ($DEBIAN_MIRROR overrides it; see debian_mirror in scripts/lib.sh); no host
+# ($DEBIAN_MIRROR overrides it; see debian_mirror in scripts/lib/lib.sh); no host
 # file (in particular no host CA) is copied into the image.
 set -euo pipefail
 
-# shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lib.sh"
 ensure_docker
 tag="${1:-tasks-backend-builder:trixie-rust}"
 base="${tag%%:*}-base:trixie"

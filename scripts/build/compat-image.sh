@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Build the compat image from Dockerfile.compat with BuildKit.
-# Usage: scripts/build-image.sh [TAG]        (default tasks-backend:compat)
+# Usage: scripts/build/compat-image.sh [TAG]        (default tasks-backend:compat)
 # Env:
 #   DOCKER         client (default: Debian's /usr/bin/docker, installed when missing)
 #   RUST_IMAGE     builder image; default: rust:1.95-slim-bookworm when present
-#                  or pullable, else the local stand-in from scripts/builder-image.sh
+#                  or pullable, else the local stand-in from scripts/build/builder-image.sh
 #   CA_BUNDLE      CA bundle passed as BuildKit secret `cacert` (used only while
 #                  crates are fetched); default /etc/ssl/certs/ca-certificates.crt
 #                  when it exists; set CA_BUNDLE= (empty) to pass none
@@ -18,8 +18,8 @@
 # TAG for later checks to test by mistake.
 set -euo pipefail
 
-# shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lib.sh"
 ensure_docker
 here="$TB_SCRIPTS"
 tag="${1:-tasks-backend:compat}"
@@ -33,7 +33,7 @@ if [[ -z "${RUST_IMAGE:-}" ]]; then
     RUST_IMAGE="$official"
   else
     echo "build-image: $official cannot be pulled; using local stand-in $standin"
-    "$here/builder-image.sh" "$standin"
+    "$here/build/builder-image.sh" "$standin"
     RUST_IMAGE="$standin"
   fi
 fi

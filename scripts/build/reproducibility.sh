@@ -3,11 +3,11 @@
 # same commit in the builder image must give byte-identical binaries. Not part
 # of scripts/test.sh: it takes two cold builds (about 10 minutes each on a
 # 2-core machine). Run it under the shared lock on a shared machine.
-# Usage: scripts/reproducibility.sh [COMMIT]      (default HEAD)
+# Usage: scripts/build/reproducibility.sh [COMMIT]      (default HEAD)
 # Env:
 #   DOCKER      client (see lib.sh)
 #   RUST_IMAGE  builder image; default rust:1.95-slim-bookworm when present,
-#               else the local stand-in that scripts/builder-image.sh makes
+#               else the local stand-in that scripts/build/builder-image.sh makes
 #   CA_BUNDLE   CA bundle passed as BuildKit secret `cacert` (default
 #               /etc/ssl/certs/ca-certificates.crt when it exists)
 # Each build starts from `git archive COMMIT` in its own directory, with
@@ -16,10 +16,10 @@
 # 0 only when both binaries (and both runtime file trees) are identical.
 set -euo pipefail
 
-# shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lib.sh"
 ensure_docker
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 commit="$(git -C "$root" rev-parse --verify "${1:-HEAD}^{commit}")" || {
   echo "reproducibility: ${1:-HEAD} is not a commit of $root" >&2
   exit 2
@@ -29,7 +29,7 @@ if [[ -z "${RUST_IMAGE:-}" ]]; then
   if "$DOCKER" image inspect rust:1.95-slim-bookworm >/dev/null 2>&1; then
     RUST_IMAGE=rust:1.95-slim-bookworm
   else
-    "$root/scripts/builder-image.sh" >&2
+    "$root/scripts/build/builder-image.sh" >&2
     RUST_IMAGE=tasks-backend-builder:trixie-rust
   fi
 fi

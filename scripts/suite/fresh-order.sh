@@ -4,7 +4,7 @@
 # installs it later. This replays that order without touching the machine: in a
 # private mount namespace an overlay hides /usr/bin/docker, and a stand-in
 # apt-get first on PATH "installs" docker.io by putting the client back (in the
-# overlay only). Then, as test.sh does, scripts/lib.sh is sourced at the start and
+# overlay only). Then, as test.sh does, scripts/lib/lib.sh is sourced at the start and
 # the build stage runs ensure_docker:
 #   1. docker.io is installed although an engine answers (the newer client on
 #      PATH, if any, cannot build with BuildKit);
@@ -16,8 +16,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=scripts/lib.sh
-source "$here/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$here/../lib/lib.sh"
 ensure_docker
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -39,7 +39,7 @@ chmod +x "$work/bin/apt-get"
 
 # What test.sh's build stage does, from a shell that sourced lib.sh at its start.
 cat >"$work/stage.sh" <<'EOF'
-source "$1/lib.sh"
+source "$1/lib/lib.sh"
 echo "at start: /usr/bin/docker $([[ -x /usr/bin/docker ]] && echo present || echo absent), DOCKER=${DOCKER:-unset}"
 ensure_docker
 echo "chosen: $DOCKER"
@@ -50,7 +50,7 @@ if printf 'FROM scratch\nCOPY f /f\n' | DOCKER_BUILDKIT=1 "$DOCKER" build -q -t 
 else
   echo "buildkit: failed: $(head -n 1 "$3/build.err")"
 fi
-echo "child: $(bash -c 'source "$1/lib.sh"; docker_client; echo "$DOCKER"' _ "$1")"
+echo "child: $(bash -c 'source "$1/lib/lib.sh"; docker_client; echo "$DOCKER"' _ "$1")"
 EOF
 
 # replay ENV...: the stage in a namespace where /usr/bin/docker is not yet there.
@@ -64,7 +64,7 @@ replay() {
   ' 2>&1
 }
 
-out="$(replay W="$work" S="$here")" || true
+out="$(replay W="$work" S="$TB_SCRIPTS")" || true
 printf '%s\n' "$out" | sed 's/^/  /'
 if grep -q '^at start: /usr/bin/docker absent' <<<"$out"; then r=ok; else r=fail; fi
 result "$r" "the replay starts without /usr/bin/docker"
@@ -78,7 +78,7 @@ result "$r" "a BuildKit build works with the chosen client"
 rm -rf "$work/upper" "$work/overlay-work"
 mkdir -p "$work/upper" "$work/overlay-work"
 : >"$work/apt-calls"
-out="$(replay W="$work" S="$here" DOCKER="$work/docker-debian")" || true
+out="$(replay W="$work" S="$TB_SCRIPTS" DOCKER="$work/docker-debian")" || true
 if grep -qx "chosen: $work/docker-debian" <<<"$out"; then r=ok; else r=fail; fi
 result "$r" "DOCKER given by the caller wins" "$(grep '^chosen' <<<"$out")"
 

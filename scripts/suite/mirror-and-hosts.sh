@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks of scripts/lib.sh that need no service, and of the rule behind one of them:
+# Checks of scripts/lib/lib.sh that need no service, and of the rule behind one of them:
 #   1. debian_mirror picks, from apt sources written as this machine kind has them
 #      (deb822 and one-line files, several vendors, security and updates suites,
 #      comments, disabled entries), the source that serves Debian itself; honours
@@ -10,8 +10,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=scripts/lib.sh
-source "$here/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$here/../lib/lib.sh"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -76,7 +76,7 @@ fi
 
 # 2. Host names of package mirrors and registries (the brief's rule).
 hosts='deb\.debian\.org|security\.debian\.org|ftp\.[a-z.]*debian\.org|archive\.ubuntu\.com|pypi\.org|pythonhosted\.org|index\.crates\.io|static\.crates\.io|registry\.npmjs\.org|registry-1\.docker\.io|index\.docker\.io|ghcr\.io|quay\.io|gcr\.io'
-repo="$(dirname "$here")"
+repo="$TB_ROOT"
 if hits="$(git -C "$repo" grep -nIE "$hosts" -- . ':!Cargo.lock' 2>/dev/null)"; then
   result fail "no package mirror or registry host name in a tracked file" "$(head -n 3 <<<"$hits" | tr '\n' ' ')"
 else

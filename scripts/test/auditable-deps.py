@@ -2,7 +2,7 @@
 """The dependency list cargo-auditable embedded in a binary, one "name version"
 per line, sorted.
 
-Usage: scripts/auditable-deps.py BINARY
+Usage: scripts/test/auditable-deps.py BINARY
 
 cargo-auditable writes a zlib-compressed JSON document ({"packages": [{"name",
 "version", ...}]}) into the ELF section `.dep-v0`; syft, trivy and `cargo audit

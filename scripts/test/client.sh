@@ -7,9 +7,9 @@
 # under ~/.cache) made on first use; the generated code lives in a temporary
 # directory and is never committed. Ends with "N passed, M failed".
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# shellcheck source=scripts/lib.sh
-source scripts/lib.sh
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=scripts/lib/lib.sh
+source scripts/lib/lib.sh
 
 generator=openapi-python-client==0.29.1
 # The generated client imports these at run time (dates are parsed with dateutil).

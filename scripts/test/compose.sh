@@ -14,7 +14,7 @@
 #      is read through the other; the password appears in no container's
 #      environment (`docker inspect`) and in no log.
 # Everything is torn down (`down -v`) even on failure.
-# Usage: scripts/test-compose.sh IMAGE. Takes about a minute.
+# Usage: scripts/test/compose.sh IMAGE. Takes about a minute.
 # Ends with "N passed, M failed".
 set -euo pipefail
 
@@ -24,9 +24,9 @@ if [[ $# -ne 1 ]]; then
 fi
 export TASKS_IMAGE="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(dirname "$here")"
-# shellcheck source=scripts/lib.sh
-source "$here/lib.sh"
+repo="$(cd "$here/../.." && pwd)"
+# shellcheck source=scripts/lib/lib.sh
+source "$here/../lib/lib.sh"
 ensure_docker
 apt_tool jq jq
 python3 -c 'import yaml' 2>/dev/null || pip_install pyyaml==6.0.3
@@ -43,7 +43,7 @@ work="$(mktemp -d)"
 export TASKS_SECRETS_DIR="$work/secrets"
 TASKS_PORT=$(free_port)
 export TASKS_PORT
-"$here/postgres-image.sh" >/dev/null
+"$here/../setup/postgres-image.sh" >/dev/null
 POSTGRES_IMAGE="postgres:$("$DOCKER" image ls --format '{{.Tag}}' tasks-backend-postgres | grep -E '^[0-9]+$' | head -n 1)"
 export POSTGRES_IMAGE
 dc() { "${compose[@]}" -p "$project" -f "$repo/compose.yaml" --profile postgres "$@"; }

@@ -14,7 +14,7 @@
 # (An unwritable bind mount, setuid files, world-writable paths and secrets in
 # layers are checks 10, 14, 15 and 16 of scripts/test-image.sh.)
 # Containers run with the hardened profile of compose.yaml and are reached only on
-# 127.0.0.1. Usage: scripts/test-faults.sh IMAGE. Ends with "N passed, M failed".
+# 127.0.0.1. Usage: scripts/test/faults.sh IMAGE. Ends with "N passed, M failed".
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then
@@ -22,8 +22,8 @@ if [[ $# -ne 1 ]]; then
   exit 64
 fi
 image="$1"
-# shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lib.sh"
 ensure_docker
 apt_tool jq jq
 run_id="tbfault-$$-$RANDOM"

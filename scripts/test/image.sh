@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Container contract tests for any local image of the service.
-# Usage: scripts/test-image.sh [--built-from-compat] IMAGE
-# Prints `ok N ...` / `FAIL N ... (reason)` / `n/a N ... (reason)` per check and
-# ends with `N passed, M failed[, K not applicable]`.
+# Usage: scripts/test/image.sh [--built-from-compat] IMAGE
+# Prints `PASS N ...` / `FAIL N ... (reason)` / `n/a N ... (reason)` per check and
+# ends with `N passed, M failed, 0 skipped[, K not applicable]`.
 #   --built-from-compat  IMAGE was built from this repository's Dockerfile.compat
 #             (with its .dockerignore): checks 1 and 4, which read those files,
 #             apply to it. Without it they report `n/a`: they say nothing about
@@ -17,7 +17,8 @@
 #   CA_BUNDLE the CA bundle given to builds as a secret (default the host bundle);
 #             check 16 asserts that its locally added CAs are in no image layer
 #   SKIP_NO_DOCKERIGNORE_BUILD=1  skip check 4's rebuild of Dockerfile.compat
-#             from a copy of the repo without .dockerignore (CI never sets it)
+#             from a copy of the repo without .dockerignore (CI never sets it);
+#             check 4 is then reported SKIP, and the script exits 77
 # Checks 1 and 4 read Dockerfile.compat and .dockerignore in this repository;
 # every other check looks only at the image, so a Nix-built image is judged alike:
 # files are read from the image's merged filesystem, following symlinks inside
@@ -39,15 +40,14 @@ if [[ $# -ne 1 ]]; then
   exit 64
 fi
 image="$1"
-# shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lib.sh"
 ensure_docker
 apt_tool jq jq
 repo="$(dirname "$TB_SCRIPTS")"
 contract="$repo/nix/contract.json"
 run_id="tbtest-$$-$RANDOM"
 work="$(mktemp -d "${TMPDIR:-/tmp}/$run_id.XXXXXX")"
-not_applicable=0
 
 # Checks run in subshells, so what they create is recorded in a file.
 track() { echo "$1 $2" >>"$work/resources"; }
@@ -89,42 +89,14 @@ wait_health() { wait_container_http "$run_id-$1" "$2" "$3"; }
 state() { dk inspect -f "$2" "$run_id-$1"; }
 # wait_exit CONTAINER SECONDS [RESTARTS]
 wait_exit() { wait_container_exit "$run_id-$1" "$2" "${3:-}"; }
-# check N DESCRIPTION FUNCTION: runs FUNCTION in a subshell with errexit on;
-# inside it, `fail MSG` ends the check, `note MSG` adds a detail to the line and
-# `compat_only` ends it as not applicable unless --built-from-compat was given.
-check() {
-  local n="$1" desc="$2" rc r
-  shift 2
-  : >"$work/reason"
-  rm -f "$work/na"
-  set +e
-  (
-    set -e
-    "$@"
-  ) >"$work/check.log" 2>&1
-  rc=$?
-  set -e
-  r="$(cat "$work/reason")"
-  if ((rc == 0)) && [[ -e "$work/na" ]]; then
-    not_applicable=$((not_applicable + 1))
-    echo "n/a $n $desc${r:+ ($r)}"
-  elif ((rc == 0)); then
-    tally ok "ok $n $desc${r:+ ($r)}"
-  else
-    [[ -n "$r" ]] || r="exit $rc: $(tail -n 3 "$work/check.log" | tr '\n' ' ')"
-    tally fail "FAIL $n $desc ($r)"
-  fi
-}
-note() { echo "$*" >"$work/reason"; }
-fail() {
-  note "$*"
-  exit 1
-}
+# contract_check N DESCRIPTION FUNCTION: lib.sh's check, FUNCTION run with errexit
+# on and its output held back; inside it `fail MSG` ends the check, `note MSG`
+# gives the line its detail, and `compat_only` ends it as not applicable unless
+# --built-from-compat was given.
+contract_check() { check --quiet --errexit "$1 $2" "" "$3"; }
 compat_only() {
   ((from_compat)) && return 0
-  note "not applicable: $image is not stated to be built from Dockerfile.compat (--built-from-compat)"
-  touch "$work/na"
-  exit 0
+  not_applicable "not applicable: $image is not stated to be built from Dockerfile.compat (--built-from-compat)"
 }
 
 # The image's files, layer by layer (docker save works for any image and shows
@@ -215,8 +187,9 @@ c4_dockerignore() {
     grep -qx "ctx/$p" "$work/ignore-list" || fail ".dockerignore drops needed $p"
   done
   if [[ "${SKIP_NO_DOCKERIGNORE_BUILD:-0}" == 1 ]]; then
-    note "build without .dockerignore SKIPPED by SKIP_NO_DOCKERIGNORE_BUILD=1"
-    return 0
+    # Half of the check did not run: a SKIP, never a PASS.
+    note "the .dockerignore list holds; the build without it not run (SKIP_NO_DOCKERIGNORE_BUILD=1)"
+    exit "$TB_EXIT_SKIP"
   fi
   local copy="$work/no-ignore-ctx" start=$SECONDS
   mkdir -p "$copy"
@@ -227,7 +200,7 @@ c4_dockerignore() {
   fi
   rm -f "$copy/.dockerignore"
   track image "$run_id-noignore"
-  BUILD_CONTEXT="$copy" timeout 1800 "$repo/scripts/build-image.sh" "$run_id-noignore" >"$work/noignore.log" 2>&1 ||
+  BUILD_CONTEXT="$copy" timeout 1800 "$repo/scripts/build/compat-image.sh" "$run_id-noignore" >"$work/noignore.log" 2>&1 ||
     fail "build without .dockerignore failed: $(tail -n 2 "$work/noignore.log" | tr '\n' ' ')"
   note "built without .dockerignore in $((SECONDS - start))s"
 }
@@ -513,25 +486,28 @@ c18_login_shells() {
   note "$n entries"
 }
 
-prepare || { echo "FAIL 0 cannot inspect/save image $image"; echo "0 passed, 1 failed"; exit 1; }
-check 1 "multi-stage build: builder and runtime stages in Dockerfile.compat" c1_multistage
-check 2 "no build or dev tooling (cargo, rustc, gcc, sh, bash, apt, dpkg) in any layer" c2_no_tooling
-check 3 "minimal files: no tests/, .git, *.md, target/, Cargo sources" c3_minimal_files
-check 4 ".dockerignore excludes target/.git/result/data/*.md/.env/tests; build works without it" c4_dockerignore
-check 5 "runs as uid 10001, never 0 (image config and running process)" c5_uid
-check 6 "GET /health -> 200 {\"status\":\"healthy\"} through a published port" c6_health
-check 7 "HEALTHCHECK declared and engine reports healthy within 15s" c7_healthcheck
-check 8 "image size under 200 MB" c8_size
-check 9 "PORT, HOST, DATABASE_URL change behaviour; default data in /app/data/tasks.db" c9_settings
-check 10 "named volume keeps tasks across docker rm; unwritable bind mount exits 2, no loop" c10_volumes
-check 11 "docker stop ends the container within 10s with exit status 0" c11_stop
-check 12 "runs with --read-only --cap-drop ALL --security-opt no-new-privileges" c12_hardened
-check 13 "docker inspect config and files (binary, data dir, passwd) match nix/contract.json" c13_contract
-check 14 "no setuid/setgid files" c14_setuid
-check 15 "no world-writable files or directories" c15_world_writable
-check 16 "no CA secret or credentials in layers, history or env" c16_secrets
-check 17 "OpenShift: --user 12345:0 creates tasks on a fresh volume and in the image's data dir" c17_arbitrary_uid
-check 18 "every /etc/passwd login shell is nologin or exists in the image" c18_login_shells
-check 19 "provenance labels: revision (a commit), version (Cargo.toml), created (the commit's time)" c19_provenance
-echo "$passed passed, $failed failed$( ((not_applicable == 0)) || echo ", $not_applicable not applicable")"
-((failed == 0))
+if ! prepare; then
+  result fail "0 cannot inspect/save image $image"
+  summary
+  exit 1
+fi
+contract_check 1 "multi-stage build: builder and runtime stages in Dockerfile.compat" c1_multistage
+contract_check 2 "no build or dev tooling (cargo, rustc, gcc, sh, bash, apt, dpkg) in any layer" c2_no_tooling
+contract_check 3 "minimal files: no tests/, .git, *.md, target/, Cargo sources" c3_minimal_files
+contract_check 4 ".dockerignore excludes target/.git/result/data/*.md/.env/tests; build works without it" c4_dockerignore
+contract_check 5 "runs as uid 10001, never 0 (image config and running process)" c5_uid
+contract_check 6 "GET /health -> 200 {\"status\":\"healthy\"} through a published port" c6_health
+contract_check 7 "HEALTHCHECK declared and engine reports healthy within 15s" c7_healthcheck
+contract_check 8 "image size under 200 MB" c8_size
+contract_check 9 "PORT, HOST, DATABASE_URL change behaviour; default data in /app/data/tasks.db" c9_settings
+contract_check 10 "named volume keeps tasks across docker rm; unwritable bind mount exits 2, no loop" c10_volumes
+contract_check 11 "docker stop ends the container within 10s with exit status 0" c11_stop
+contract_check 12 "runs with --read-only --cap-drop ALL --security-opt no-new-privileges" c12_hardened
+contract_check 13 "docker inspect config and files (binary, data dir, passwd) match nix/contract.json" c13_contract
+contract_check 14 "no setuid/setgid files" c14_setuid
+contract_check 15 "no world-writable files or directories" c15_world_writable
+contract_check 16 "no CA secret or credentials in layers, history or env" c16_secrets
+contract_check 17 "OpenShift: --user 12345:0 creates tasks on a fresh volume and in the image's data dir" c17_arbitrary_uid
+contract_check 18 "every /etc/passwd login shell is nologin or exists in the image" c18_login_shells
+contract_check 19 "provenance labels: revision (a commit), version (Cargo.toml), created (the commit's time)" c19_provenance
+summary

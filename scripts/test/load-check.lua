@@ -1,4 +1,4 @@
--- wrk script of scripts/test-load.sh: classifies every answer. ok = 200; shed = 503
+-- wrk script of scripts/test/load.sh: classifies every answer. ok = 200; shed = 503
 -- application/problem+json with Retry-After; bad = anything else. Prints one line:
 -- "checked: ok=N shed=N bad=N socket_errors=N requests_per_s=X".
 local threads = {}

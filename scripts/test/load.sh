@@ -10,7 +10,7 @@
 #      nothing, half a header, or half a body. Pass: memory stays under the limit, the
 #      excess is refused with 503, every stalled one is cut within its timeout plus a
 #      margin, and the probe answers again once they are.
-# Usage: scripts/test-load.sh IMAGE. Ends with "N passed, M failed". Needs wrk,
+# Usage: scripts/test/load.sh IMAGE. Ends with "N passed, M failed". Needs wrk,
 # curl, jq, python3 (apt-get installs wrk when missing). About 90 s.
 set -euo pipefail
 
@@ -20,8 +20,8 @@ if [[ $# -ne 1 ]]; then
 fi
 image="$1"
 here="$(dirname "${BASH_SOURCE[0]}")"
-# shellcheck source=scripts/lib.sh
-source "$here/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$here/../lib/lib.sh"
 ensure_docker
 # README's documented limit and the defaults it is computed from: keep in step.
 memory="${MEMORY:-128m}"
@@ -55,7 +55,7 @@ start() {
 }
 # peak_memory NAME SECONDS: "USAGE ANON", the cgroup's peak charge (page cache
 # included) and its peak anonymous memory (the process's own), bytes.
-peak_memory() { "$here/../bench/mem.sh" container "$run_id-$1" "$2" | jq -r '"\(.cgroup_usage // 0) \(.cgroup_anon // 0)"'; }
+peak_memory() { "$here/../../bench/mem.sh" container "$run_id-$1" "$2" | jq -r '"\(.cgroup_usage // 0) \(.cgroup_anon // 0)"'; }
 mib() { echo "$(($1 / 1048576)) MiB"; }
 # The margin README's budget leaves under the limit (page cache, kernel).
 margin_bytes=$((10 << 20))

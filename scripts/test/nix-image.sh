@@ -1,27 +1,28 @@
 #!/usr/bin/env bash
 # Assemble the Nix image offline around the binary crane built, and run the
 # container contract on it.
-# Usage: scripts/test-nix-image.sh [BINARY [NIX_TAG]]
-#        (defaults target/nix/tasks-backend, from scripts/test-nix-build.sh, and
+# Usage: scripts/test/nix-image.sh [BINARY [NIX_TAG]]
+#        (defaults target/nix/tasks-backend, from scripts/test/nix-build.sh, and
 #        tasks-backend:nix)
-# ../shared/nix-eval/assemble.sh (through scripts/nix-eval.sh) builds
+# ../shared/nix-eval/assemble.sh (through scripts/lib/nix-eval.sh) builds
 # nix/image.nix around BINARY with nixpkgs' real dockerTools, fakeNss and
-# layering code, loads it as NIX_TAG, and scripts/test-image.sh checks it like
+# layering code, loads it as NIX_TAG, and scripts/test/image.sh checks it like
 # the compat image. BINARY is the output of crane's real build phases
-# (scripts/test-nix-build.sh), so the image holds what `nix build .#image` puts
+# (scripts/test/nix-build.sh), so the image holds what `nix build .#image` puts
 # there, linked by Debian's toolchain instead of nixpkgs' (README, "Nix").
-# Where ../shared/nix-eval is absent outside CI it prints SKIP and exits 77;
-# under CI=true that is a failure.
-# Env: DOCKER (client), NIX_EVAL_DIR (see scripts/nix-eval.sh)
+# Where ../shared/nix-eval is absent, a real nix (scripts/lib/nix-eval.sh)
+# builds `nix build .#image` instead (its own binary) and `docker load`s it; where
+# neither is, it prints SKIP and exits 77; under CI=true that is a failure.
+# Env: DOCKER (client), NIX_EVAL_DIR (see scripts/lib/nix-eval.sh)
 set -euo pipefail
 
-# shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lib.sh"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-binary="${1:-$here/../target/nix/tasks-backend}"
+binary="${1:-$here/../../target/nix/tasks-backend}"
 tag="${2:-tasks-backend:nix}"
 if [[ ! -x "$binary" ]]; then
-  echo "test-nix-image: no binary at $binary (scripts/test-nix-build.sh makes it)"
+  echo "test-nix-image: no binary at $binary (scripts/test/nix-build.sh makes it)"
   exit 1
 fi
 ensure_docker
@@ -30,7 +31,7 @@ trap 'rm -rf "$work"' EXIT
 
 start=$SECONDS
 status=0
-"$here/nix-eval.sh" assemble.sh . --binary "$binary" --tag "$tag" \
+"$here/../lib/nix-eval.sh" assemble.sh . --binary "$binary" --tag "$tag" \
   --out "$work/image.tar.gz" >"$work/assemble.log" 2>&1 || status=$?
 last="$(tail -n 1 "$work/assemble.log")"
 if ((status == 77)); then
@@ -43,4 +44,4 @@ if ((status != 0)); then
   exit 1
 fi
 echo "test-nix-image: $last ($((SECONDS - start)) s, around $binary)"
-"$here/test-image.sh" --built-without-git "$tag"
+"$here/image.sh" --built-without-git "$tag"

@@ -7,7 +7,7 @@
 # Each time the service must start on PostgreSQL, report healthy, write a task
 # and read it back. A change of libc, base image or static linking that breaks
 # name resolution fails here. The server is the local stand-in
-# (scripts/postgres-image.sh). Usage: scripts/test-postgres-dns.sh IMAGE
+# (scripts/setup/postgres-image.sh). Usage: scripts/test/postgres-dns.sh IMAGE
 # Ends with "N passed, M failed".
 set -euo pipefail
 
@@ -17,8 +17,8 @@ if [[ $# -ne 1 ]]; then
 fi
 image="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=scripts/lib.sh
-source "$here/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$here/../lib/lib.sh"
 ensure_docker
 
 name="tbdns-$$"
@@ -33,7 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$here/postgres-image.sh" >/dev/null
+"$here/../setup/postgres-image.sh" >/dev/null
 major=$("$DOCKER" image ls --format '{{.Tag}}' tasks-backend-postgres | grep -E '^[0-9]+$' | head -n 1)
 password=$(random_password)
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Contract check: syft, reading the image alone, finds every crate that the
 # release binary links, at the version Cargo.lock holds.
-# Usage: scripts/test-sbom.sh IMAGE
+# Usage: scripts/test/sbom.sh IMAGE
 # Linked: `cargo tree` of the service for the host target, normal edges without
 # proc-macros (macros and build scripts run at build time and are not linked).
-# Found: the pkg:cargo components of scripts/sbom.sh's CycloneDX file, which
+# Found: the pkg:cargo components of scripts/build/sbom.sh's CycloneDX file, which
 # syft reads from the list cargo-auditable embedded in the binary.
 # Passes when every linked crate is found at its Cargo.lock version (no margin)
 # and every crate found is in Cargo.lock at that version. cargo-auditable
@@ -13,9 +13,9 @@
 # of Cargo.lock that are not linked; they are counted and named, not failed.
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 if [[ $# -ne 1 ]]; then
-  echo "usage: scripts/test-sbom.sh IMAGE" >&2
+  echo "usage: scripts/test/sbom.sh IMAGE" >&2
   exit 2
 fi
 image="$1"
@@ -23,7 +23,7 @@ image="$1"
 work="$(mktemp -d "${TMPDIR:-/tmp}/tasks-test-sbom.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-sbom="$("$root/scripts/sbom.sh" "$image" | tail -n 1)"
+sbom="$("$root/scripts/build/sbom.sh" "$image" | tail -n 1)"
 
 host="$(rustc -vV | sed -n 's/^host: //p')"
 # "name vX.Y.Z" per line (path crates carry their directory after the version).

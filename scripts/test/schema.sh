@@ -3,15 +3,15 @@
 # schemathesis (PyPI, pinned): no 5xx, every status, content type, header and body
 # as the document says, schema-invalid input refused and schema-valid input taken,
 # 405s that name what is allowed. Starts the service (TASKS_BIN, or the debug build,
-# built when missing; scripts/lib.sh) on a temporary SQLite file and a free
+# built when missing; scripts/lib/lib.sh) on a temporary SQLite file and a free
 # loopback port, runs a bounded number of examples (SCHEMA_MAX_EXAMPLES per
 # operation and phase, 100 by default) under a hard time limit (SCHEMA_TIME_LIMIT
 # seconds, 300 by default), stops the service.
 # Ends with "N passed, M failed".
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# shellcheck source=scripts/lib.sh
-source scripts/lib.sh
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=scripts/lib/lib.sh
+source scripts/lib/lib.sh
 
 version=4.32.5
 examples="${SCHEMA_MAX_EXAMPLES:-100}"

@@ -2,17 +2,17 @@
 # The service smoke test, run on a built binary: start it on a fresh SQLite file,
 # GET /health, create a task, list it back, stop it with SIGTERM (exit 0 within
 # 10 s), and check it is a static x86-64 ELF (what both images ship).
-# Usage: scripts/smoke-binary.sh BINARY
-#        scripts/smoke-binary.sh --image IMAGE   (the image's /bin/tasks-backend)
+# Usage: scripts/test/smoke-binary.sh BINARY
+#        scripts/test/smoke-binary.sh --image IMAGE   (the image's /bin/tasks-backend)
 # Used on the compat image's binary and on the one crane builds
-# (scripts/test-nix-build.sh), so both pass the same test.
+# (scripts/test/nix-build.sh), so both pass the same test.
 set -euo pipefail
 
-# shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lib.sh"
 
 usage() {
-  echo "usage: scripts/smoke-binary.sh BINARY | --image IMAGE" >&2
+  echo "usage: scripts/test/smoke-binary.sh BINARY | --image IMAGE" >&2
   exit 2
 }
 work="$(mktemp -d "${TMPDIR:-/tmp}/tasks-smoke.XXXXXX")"
@@ -56,7 +56,7 @@ elf_kind() {
 kind="$(elf_kind "$bin" || echo "not an ELF")"
 check "static x86-64 ELF" "$what: $kind" test "$kind" = "x86-64 static"
 version="$("$bin" --version 2>&1 || true)"
-check "--version" "$version" grep -qx "tasks-backend $(awk -F'"' '/^version = / { print $2; exit }' "$(dirname "${BASH_SOURCE[0]}")/../Cargo.toml")" <<<"$version"
+check "--version" "$version" grep -qx "tasks-backend $(awk -F'"' '/^version = / { print $2; exit }' "$TB_ROOT/Cargo.toml")" <<<"$version"
 
 if ! start_service "$bin" "$work"; then
   result fail "starts and answers /health"

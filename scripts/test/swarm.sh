@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deploy/swarm/stack.yaml run for real on a one-node Swarm: 3 replicas of IMAGE on
 # the PostgreSQL stand-in, behind HAProxy, with a load generator
-# (scripts/loadgen.py: 4 workers, POST then GET, ~20 ms pause) going through the
+# (scripts/test/loadgen.py: 4 workers, POST then GET, ~20 ms pause) going through the
 # published port on 127.0.0.1 the whole time. Measures, prints and asserts:
 #   0. requests spread over all 3 replicas (X-Replica-Id; each >= 15 % of them)
 #   1. rolling update to a new tag: 0 failed requests, every replica replaced,
@@ -19,7 +19,7 @@
 # figures for README, not assertions: see bench/).
 # Initialises a Swarm only when the engine is in none, and then leaves it; removes
 # the stack, its secrets, config, network, volume and the tags it made, even on
-# failure. Takes about 3-4 minutes. Usage: scripts/test-swarm.sh IMAGE
+# failure. Takes about 3-4 minutes. Usage: scripts/test/swarm.sh IMAGE
 # Ends with "N passed, M failed".
 set -euo pipefail
 
@@ -29,9 +29,9 @@ if [[ $# -ne 1 ]]; then
 fi
 image="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(dirname "$here")"
-# shellcheck source=scripts/lib.sh
-source "$here/lib.sh"
+repo="$(cd "$here/../.." && pwd)"
+# shellcheck source=scripts/lib/lib.sh
+source "$here/../lib/lib.sh"
 ensure_docker
 
 stack="tbswarm$$"
@@ -91,8 +91,8 @@ task_images() {
 
 # Images: the app's, and the stand-ins for postgres and haproxy (built when
 # missing, from Debian's packages).
-"$here/postgres-image.sh"
-"$here/haproxy-image.sh"
+"$here/../setup/postgres-image.sh"
+"$here/../setup/haproxy-image.sh"
 pg_major=$("$DOCKER" image ls --format '{{.Tag}}' tasks-backend-postgres | grep -E '^[0-9]+$' | head -n 1)
 ha_version=$("$DOCKER" image ls --format '{{.Tag}}' tasks-backend-haproxy | grep -E '^[0-9]+\.[0-9]+$' | head -n 1)
 export POSTGRES_IMAGE="postgres:$pg_major" HAPROXY_IMAGE="haproxy:$ha_version" TASKS_IMAGE="$image"
