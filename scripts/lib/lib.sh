@@ -14,6 +14,7 @@
 
 # The scripts/ folder and the repository root, wherever the sourcing script is.
 TB_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck disable=SC2034 # read by the scripts that source this file
 TB_ROOT="$(dirname "$TB_SCRIPTS")"
 
 # Where this suite installs tools: `cargo install` and `pip install --user`. The
