@@ -127,6 +127,7 @@ stage "Kubernetes manifests (kustomize, kubernetes-validate, checkov)" scripts/c
 stage "API against its OpenAPI document (schemathesis)" scripts/test/schema.sh
 stage "a client generated from the OpenAPI document (openapi-python-client)" scripts/test/client.sh
 stage "fresh-machine order: Docker client chosen after its install" scripts/suite/fresh-order.sh
+stage "runner: a clone without ../shared reports every stage truthfully" scripts/suite/no-shared.sh
 # compat-image.sh installs and starts Docker itself, and untags the old image first.
 stage "compat image: build" scripts/build/compat-image.sh "$image"
 built="compat image: build"
