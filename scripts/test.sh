@@ -29,8 +29,9 @@ source scripts/lib/lib.sh
 image="${TEST_IMAGE:-tasks-backend:compat}"
 selected="${TEST_STAGES:-}"
 
-# stage_outcome[NAME]: pass, fail or skip; stage_reason[NAME]: why, for skips.
-declare -A stage_outcome=() stage_reason=()
+# stage_outcome[NAME]: pass, fail or skip; stage_cause[NAME]: for a skip, the
+# first cause (a stage skipped for want of a skipped stage names that one's).
+declare -A stage_outcome=() stage_cause=()
 failures=() skips=()
 stage_log="$(mktemp "${TMPDIR:-/tmp}/tasks-backend-stage.XXXXXX")"
 
@@ -52,9 +53,11 @@ stage() {
   if [[ -n "$needs" && "${stage_outcome[$needs]:-}" != pass ]]; then
     case "${stage_outcome[$needs]:-}" in
       fail) reason="needs \"$needs\", which failed" ;;
-      skip) reason="needs \"$needs\", which was skipped: ${stage_reason[$needs]}" ;;
+      skip) reason="needs \"$needs\", which was skipped${stage_cause[$needs]:+: ${stage_cause[$needs]}}" ;;
       *) reason="needs \"$needs\", which was not run (TEST_STAGES=$selected)" ;;
     esac
+    stage_cause[$name]="${stage_cause[$needs]:-}"
+    [[ -n "${stage_cause[$name]}" ]] || stage_cause[$name]="$reason"
     stage_end skip "$name" "$reason"
     return 0
   fi
@@ -65,7 +68,8 @@ stage() {
     stage_outcome[$name]=pass
   elif ((status == TB_EXIT_SKIP)); then
     reason="$(grep -m 1 -E '(^|[[:space:]:])SKIP ' "$stage_log" | sed -E 's/^.*SKIP //' || true)"
-    stage_end skip "$name" "${reason:-exit 77, no SKIP line}, $((SECONDS - start)) s"
+    stage_cause[$name]="${reason:-exit 77, no SKIP line}"
+    stage_end skip "$name" "${stage_cause[$name]}, $((SECONDS - start)) s"
   else
     failures+=("$name")
     stage_outcome[$name]=fail
@@ -77,7 +81,6 @@ stage() {
 stage_end() {
   skips+=("$2")
   stage_outcome[$2]=skip
-  stage_reason[$2]="$3"
   tally skip "=== SKIP $2 ($3)"
 }
 

@@ -43,6 +43,7 @@ while (($#)); do
 done
 snapshot="${TASKS_SHARED_DIR:-$TB_ROOT/../shared}/advisory-db"
 
+began=$SECONDS
 work="$(mktemp -d "${TMPDIR:-/tmp}/tasks-no-shared.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 clone="$work/parent/tasks-backend"
@@ -235,4 +236,5 @@ EOF
     "$(stage_line "$work/run4.log" "$deny_stage"), exit $status" fetched_ok
 fi
 
+echo "no-shared: $((SECONDS - began)) s in all"
 summary
