@@ -12,7 +12,7 @@
 #      problem+json, reads and /health (200) go on, nothing acknowledged is lost,
 #      the database file passes PRAGMA integrity_check.
 # (An unwritable bind mount, setuid files, world-writable paths and secrets in
-# layers are checks 10, 14, 15 and 16 of scripts/test-image.sh.)
+# layers are checks 10, 14, 15 and 16 of scripts/test/image.sh.)
 # Containers run with the hardened profile of compose.yaml and are reached only on
 # 127.0.0.1. Usage: scripts/test/faults.sh IMAGE. Ends with "N passed, M failed".
 set -euo pipefail

@@ -1,4 +1,4 @@
-"""Holds many idle and stalled connections to the service; part of scripts/test-load.sh.
+"""Holds many idle and stalled connections to the service; part of scripts/test/load.sh.
 
 Usage: stall-connections.py HOST:PORT COUNT TIMEOUT MARGIN PROBE_PATH
 Opens COUNT connections in three kinds (sends nothing; half a header; full headers and
