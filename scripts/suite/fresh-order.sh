@@ -12,7 +12,7 @@
 #      chooses it too;
 #   3. a BuildKit build with that client works;
 #   4. DOCKER given by the caller still wins.
-# Needs root (unshare, mount) and a running engine. Ends with "N passed, M failed".
+# Needs root (unshare, mount) and a running engine. Ends with "N passed, M failed, K skipped".
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

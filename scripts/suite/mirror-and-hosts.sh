@@ -6,7 +6,7 @@
 #      DEBIAN_MIRROR; refuses, naming DEBIAN_MIRROR, when there is none.
 #   2. No package mirror's or registry's host name is written in a tracked file
 #      (Cargo.lock excepted: cargo writes its registry's index URL there).
-# Ends with "N passed, M failed".
+# Ends with "N passed, M failed, K skipped".
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -15,12 +15,15 @@
 #     status 0 (outside CI a skip is not a failure).
 #   run 2, CI=true, cargo-deny alone: skipped there, so the run exits 1.
 #   run 3, a stand-in `nix` 2.24 first on PATH (its `flake archive` and `flake
-#     check` succeed, its `build` fails): the nix checks stage asks it for
-#     `nix flake check --no-build` and passes, the nix build stage asks it for
-#     `nix build .#packages.x86_64-linux.default` and FAILs (never a SKIP), the
-#     nix image stage is a SKIP naming that failure. What a real nix would do
-#     past that point (`nix build .#image`, `docker load < result`) is what
-#     scripts/lib/nix-eval.sh does; no networked nix runs on these machines.
+#     check` succeed, its build of the package fails): the nix checks stage asks
+#     it for `nix flake check --no-build` and passes, the nix build stage asks it
+#     for `nix build .#packages.x86_64-linux.default` and FAILs (never a SKIP),
+#     the nix image stage is a SKIP naming that failure.
+#   run 5, the same stand-in, whose `nix build .#image` gives a small
+#     docker-archive as result: scripts/lib/nix-eval.sh assemble.sh asks for
+#     `nix build .#image`, `docker load`s the result and tags it, as the nix image
+#     stage has it done (needs a Docker engine: lib.sh's ensure_docker). No
+#     networked nix runs on these machines: what a real one builds is not seen.
 #   run 4, only where cargo-deny did not pass in run 1 and a snapshot exists
 #     (this project's machines): a stand-in `git` first on PATH
 #     serves cargo-deny's clone of that source from a local copy of the
@@ -168,6 +171,10 @@ case "\$args" in
   *" --version "*) echo "nix (Nix) 2.24.9" ;;
   *" flake archive "*) exit 0 ;;
   *" flake check "*) echo "stand-in nix: every output evaluates" ;;
+  *" build "*" .#image "*)
+    # The image of run 5: a docker-archive made beforehand, as result.
+    out="\$(sed -n 's/.* --out-link \([^ ]*\).*/\1/p' <<<"\$args")"
+    ln -sfn "$work/stand-in-image.tar" "\$out" ;;
   *" build "*) echo "error: stand-in nix: builds nothing" >&2; exit 1 ;;
   *) echo "error: stand-in nix: \$*" >&2; exit 1 ;;
 esac
@@ -189,6 +196,51 @@ check "nix build: 'nix build .#packages.x86_64-linux.default' is asked, and its 
 check "nix image: a SKIP naming the failed build it needs" "$(stage_line "$work/run3.log" "nix image: assembled")" \
   grep -qE '^=== SKIP nix image: assembled.*which failed' "$work/run3.log"
 check "exit status 1: a stage failed" "exit $status" test "$status" = 1
+
+# ---- run 5 -------------------------------------------------------------------
+# A docker-archive as `docker save` writes it: one layer with one file, a label.
+python3 - "$work/stand-in-image.tar" <<'PY'
+import hashlib, io, json, sys, tarfile
+def add(tar, name, data):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+layer = io.BytesIO()
+with tarfile.open(fileobj=layer, mode="w") as t:
+    add(t, "stand-in", b"made by scripts/suite/no-shared.sh\n")
+layer = layer.getvalue()
+diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
+config = json.dumps({
+    "architecture": "amd64", "os": "linux",
+    "config": {"Labels": {"tasks-backend.stand-in": "nix build .#image"}},
+    "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    "history": [{"created_by": "scripts/suite/no-shared.sh"}],
+}).encode()
+config_name = hashlib.sha256(config).hexdigest() + ".json"
+manifest = json.dumps([{"Config": config_name, "RepoTags": ["tasks-backend-stand-in:nix"],
+                        "Layers": ["layer/layer.tar"]}]).encode()
+with tarfile.open(sys.argv[1], "w") as t:
+    add(t, "layer/layer.tar", layer)
+    add(t, config_name, config)
+    add(t, "manifest.json", manifest)
+PY
+ensure_docker
+tag="tasks-backend-no-shared:$$"
+: >"$work/nix-calls"
+echo "no-shared: run 5, the stand-in nix's image: scripts/lib/nix-eval.sh assemble.sh . --tag $tag"
+status=0
+(cd "$clone" && env -u NIX_EVAL_DIR -u TASKS_SHARED_DIR -u CI PATH="$work/bin-nix:$PATH" \
+  scripts/lib/nix-eval.sh assemble.sh . --binary /nonexistent --tag "$tag" --out "$work/image-out.tar") \
+  >"$work/run5.log" 2>&1 || status=$?
+sed 's/^/    /' "$work/run5.log" "$work/nix-calls"
+label="$("$DOCKER" image inspect -f '{{index .Config.Labels "tasks-backend.stand-in"}}' "$tag" 2>/dev/null || true)"
+assembled_ok() {
+  ((status == 0)) && grep -q 'build -L .#image' "$work/nix-calls" &&
+    [[ "$(tail -n 1 "$work/run5.log")" == "assembled $tag "* && "$label" == "nix build .#image" ]] &&
+    cmp -s "$work/image-out.tar" "$work/stand-in-image.tar"
+}
+check "a real nix's image: nix build .#image, docker load < result, tagged" "exit $status, label '$label'" assembled_ok
+"$DOCKER" rmi "$tag" tasks-backend-stand-in:nix >/dev/null 2>&1 || true
 
 # ---- run 4 -------------------------------------------------------------------
 if [[ "$deny_verdict" == PASS ]]; then

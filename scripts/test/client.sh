@@ -5,7 +5,7 @@
 # the document is usable by a common generator and says what the API does.
 # The generator and the client's runtime live in a venv (CLIENT_VENV, default
 # under ~/.cache) made on first use; the generated code lives in a temporary
-# directory and is never committed. Ends with "N passed, M failed".
+# directory and is never committed. Ends with "N passed, M failed, K skipped".
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=scripts/lib/lib.sh

@@ -15,7 +15,7 @@
 #      environment (`docker inspect`) and in no log.
 # Everything is torn down (`down -v`) even on failure.
 # Usage: scripts/test/compose.sh IMAGE. Takes about a minute.
-# Ends with "N passed, M failed".
+# Ends with "N passed, M failed, K skipped".
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then

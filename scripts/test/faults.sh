@@ -14,7 +14,7 @@
 # (An unwritable bind mount, setuid files, world-writable paths and secrets in
 # layers are checks 10, 14, 15 and 16 of scripts/test/image.sh.)
 # Containers run with the hardened profile of compose.yaml and are reached only on
-# 127.0.0.1. Usage: scripts/test/faults.sh IMAGE. Ends with "N passed, M failed".
+# 127.0.0.1. Usage: scripts/test/faults.sh IMAGE. Ends with "N passed, M failed, K skipped".
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then

@@ -10,7 +10,7 @@
 #      nothing, half a header, or half a body. Pass: memory stays under the limit, the
 #      excess is refused with 503, every stalled one is cut within its timeout plus a
 #      margin, and the probe answers again once they are.
-# Usage: scripts/test/load.sh IMAGE. Ends with "N passed, M failed". Needs wrk,
+# Usage: scripts/test/load.sh IMAGE. Ends with "N passed, M failed, K skipped". Needs wrk,
 # curl, jq, python3 (apt-get installs wrk when missing). About 90 s.
 set -euo pipefail
 

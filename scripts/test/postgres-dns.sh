@@ -8,7 +8,7 @@
 # and read it back. A change of libc, base image or static linking that breaks
 # name resolution fails here. The server is the local stand-in
 # (scripts/setup/postgres-image.sh). Usage: scripts/test/postgres-dns.sh IMAGE
-# Ends with "N passed, M failed".
+# Ends with "N passed, M failed, K skipped".
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then

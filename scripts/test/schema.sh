@@ -7,7 +7,7 @@
 # loopback port, runs a bounded number of examples (SCHEMA_MAX_EXAMPLES per
 # operation and phase, 100 by default) under a hard time limit (SCHEMA_TIME_LIMIT
 # seconds, 300 by default), stops the service.
-# Ends with "N passed, M failed".
+# Ends with "N passed, M failed, K skipped".
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=scripts/lib/lib.sh

@@ -20,7 +20,7 @@
 # Initialises a Swarm only when the engine is in none, and then leaves it; removes
 # the stack, its secrets, config, network, volume and the tags it made, even on
 # failure. Takes about 3-4 minutes. Usage: scripts/test/swarm.sh IMAGE
-# Ends with "N passed, M failed".
+# Ends with "N passed, M failed, K skipped".
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then
