@@ -31,7 +31,7 @@
 #     database "fetched by cargo-deny from its default source".
 # Usage: scripts/suite/no-shared.sh [--repo PATH] [--ref REF]
 #   (default: this repository, its HEAD). Ends with "N passed, M failed, K skipped".
-# About 1-2 minutes with the tools installed (deadnix, nixpkgs-fmt, cargo-deny).
+# About 25 s with the tools installed (deadnix, nixpkgs-fmt, cargo-deny, docker).
 set -euo pipefail
 
 # shellcheck source=scripts/lib/lib.sh
