@@ -37,7 +37,7 @@ EOF
 
 case "$mode" in
   cold)
-    rust_image=rust:1.95-slim-bookworm # the choice scripts/build-image.sh makes
+    rust_image=rust:1.95-slim-bookworm # the choice scripts/build/compat-image.sh makes
     "$DOCKER" image inspect "$rust_image" >/dev/null 2>&1 || rust_image=tasks-backend-builder:trixie-rust
     args=(build --no-cache --progress=plain -f "$repo_dir/Dockerfile.compat" --build-arg "RUST_IMAGE=$rust_image" -t "$tag")
     ca="${CA_BUNDLE-/etc/ssl/certs/ca-certificates.crt}"
@@ -51,12 +51,12 @@ case "$mode" in
   rebuild)
     mkdir "$work/ctx"
     tar -C "$repo_dir" --exclude=./target --exclude=./.git -cf - . | tar -C "$work/ctx" -xf -
-    BUILD_CONTEXT="$work/ctx" "$repo_dir/scripts/build-image.sh" "$tag" >"$work/warm.log" 2>&1 \
+    BUILD_CONTEXT="$work/ctx" "$repo_dir/scripts/build/compat-image.sh" "$tag" >"$work/warm.log" 2>&1 \
       || { tail -n 30 "$work/warm.log" >&2 && exit 1; }
     file=src/lib.rs
     echo "const _BENCH_REBUILD_PROBE: u64 = $(date +%s);" >>"$work/ctx/$file"
     start="$(now)"
-    BUILD_CONTEXT="$work/ctx" "$repo_dir/scripts/build-image.sh" "$tag" >"$work/build.log" 2>&1 \
+    BUILD_CONTEXT="$work/ctx" "$repo_dir/scripts/build/compat-image.sh" "$tag" >"$work/build.log" 2>&1 \
       || { tail -n 30 "$work/build.log" >&2 && exit 1; }
     printf '{"mode":"rebuild","seconds":%.2f,"changed":"one line appended to %s","dependency_layers_cached":%s}\n' \
       "$(since "$start")" "$file" "$(deps_cached "$work/build.log")"

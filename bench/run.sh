@@ -73,17 +73,17 @@ quiet() {
 }
 
 # --- tools and builds -------------------------------------------------------------
-need wrk wrk
-need curl curl
-need taskset util-linux
-need python3 python3
+apt_tool wrk wrk
+apt_tool curl curl
+apt_tool taskset util-linux
+apt_tool python3 python3
 log "building the release binary"
 (cd "$repo_dir" && cargo build --release --locked)
 binary="$repo_dir/target/release/tasks-backend"
-"$repo_dir/scripts/ensure-docker.sh" >&2
+"$repo_dir/scripts/setup/ensure-docker.sh" >&2
 docker_client
 log "building $image"
-"$repo_dir/scripts/build-image.sh" "$image" >"$work/build-image.log" 2>&1 \
+"$repo_dir/scripts/build/compat-image.sh" "$image" >"$work/build-image.log" 2>&1 \
   || { tail -n 30 "$work/build-image.log" >&2 && exit 1; }
 
 # --- machine, image, builds ---------------------------------------------------------
@@ -161,7 +161,7 @@ run_target() {
     logfile="$("$DOCKER" inspect -f '{{.LogPath}}' "$cid")"
     mem_kind=container mem_id=$cid
   fi
-  wait_200 "$url/health" 30
+  wait_http "$url/health" 30 || { log "no 200 from $url/health within 30 s"; exit 1; }
   sleep 1
   local idle
   idle="$("$bench_dir/mem.sh" "$mem_kind" "$mem_id")"

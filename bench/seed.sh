@@ -15,7 +15,7 @@ port="$(free_port)"
 PORT="$port" HOST=127.0.0.1 DATABASE_URL="sqlite://$dir/tasks.db" LOG_LEVEL=warn "$binary" serve >"$dir/seed.log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
-wait_200 "http://127.0.0.1:$port/health" 30
+wait_http "http://127.0.0.1:$port/health" 30 || { log "no 200 from http://127.0.0.1:$port/health within 30 s"; exit 1; }
 curl -sf -o /dev/null -H 'Content-Type: application/json' -d '{"title":"task 1"}' "http://127.0.0.1:$port/api/tasks"
 kill "$pid"
 wait "$pid" || true

@@ -38,7 +38,7 @@ for spec in "$@"; do
   for e in "${envs[@]}"; do args+=(-e "$e"); done
   cid="$("$DOCKER" "${args[@]}" "$image")"
   url="http://$("$DOCKER" port "$cid" 8000/tcp | grep '^127\.0\.0\.1:' | head -n 1)"
-  wait_200 "$url/health" 30
+  wait_http "$url/health" 30 || { log "no 200 from $url/health within 30 s"; exit 1; }
   for i in $(seq 500); do
     printf '{"title":"task %d","description":"%s"}' "$i" "$description" >"$work/task.json"
     curl -sf --noproxy '*' -o /dev/null -H 'content-type: application/json' \
@@ -47,7 +47,7 @@ for spec in "$@"; do
   idle="$("$bench_dir/mem.sh" container "$cid" | jq .cgroup_usage)"
   "$bench_dir/mem.sh" container "$cid" "$seconds" >"$work/peak.json" &
   sampler=$!
-  wrk_out="$(wrk -t2 -c"$conns" -d"${seconds}s" --timeout 10s -s "$bench_dir/../scripts/load-check.lua" \
+  wrk_out="$(wrk -t2 -c"$conns" -d"${seconds}s" --timeout 10s -s "$bench_dir/../scripts/test/load-check.lua" \
     "$url/api/tasks?limit=500" 2>&1 || true)"
   wait "$sampler" || true
   oom="$("$DOCKER" inspect -f '{{.State.OOMKilled}}' "$cid")"

