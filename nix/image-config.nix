@@ -1,6 +1,6 @@
 # The image's OCI config, derived from the container contract alone
 # (nix/contract.json, passed in decoded). It uses builtins only, no nixpkgs,
-# so scripts/check-nix.sh can evaluate it on a machine without a Nix store
+# so scripts/check/nix.sh can evaluate it on a machine without a Nix store
 # and compare it with the contract.
 contract:
 let

@@ -4,7 +4,7 @@
 #
 # Every value of the container contract (user, ids, port, env, entrypoint,
 # health check, labels, data directory) comes from ./contract.json, the one
-# place it is written; scripts/test-image.sh checks this image and the
+# place it is written; scripts/test/image.sh checks this image and the
 # Dockerfile.compat one against the same file.
 #
 # provenance: { revision, version, created } from flake.nix (the commit, the
@@ -33,7 +33,7 @@ let
   # them, so the writeTextDir it is called with rewrites that shell to
   # /sbin/nologin (the function form of override hands us fakeNss's own
   # writeTextDir). Should fakeNss stop taking writeTextDir, this override
-  # fails to evaluate; should its lines change, scripts/test-image.sh's
+  # fails to evaluate; should its lines change, scripts/test/image.sh's
   # login-shell check fails on the image.
   passwd = dockerTools.fakeNss.override (nss: {
     extraPasswdLines = [ "${user.name}:x:${uid}:${gid}:${user.name}:${contract.workdir}:/sbin/nologin" ];

@@ -136,7 +136,7 @@ assert toolchainIsNewEnough;
   # the pinned advisory-db flake input; the advisories deny.toml ignores
   # (each with its reason there) are ignored here too, read from that file
   # so there is one list. cargo-deny checks bans, licences and sources
-  # against deny.toml; its advisories check runs in CI (scripts/deny.sh),
+  # against deny.toml; its advisories check runs in CI (scripts/check/deny.sh),
   # since the sandbox has no database at the path deny.toml names.
   // lib.optionalAttrs (advisory-db != null && pkgs ? cargo-audit) {
     audit = craneLib.cargoAudit {
