@@ -11,16 +11,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
-use crate::helpers::{TestApp, assert_problem, read_until, read_until_closed, spawn_sqlite_with};
+use crate::harness::process::command;
+use crate::harness::{
+    TestApp, assert_problem, client, read_until, read_until_closed, spawn_sqlite_with,
+};
 
 /// Deadlines here are bounds on correctness (a cut must happen), not speed figures:
 /// each allows the setting plus this margin for a busy, shared machine.
 const MARGIN: Duration = Duration::from_secs(5);
 
 async fn connect(app: &TestApp) -> TcpStream {
-    TcpStream::connect(app.address.trim_start_matches("http://"))
-        .await
-        .expect("connect")
+    client::connect(&app.address).await
 }
 
 /// A POST whose body never finishes: it holds an in-flight permit while the server
@@ -278,25 +279,18 @@ async fn a_blocked_stdout_drops_log_lines_instead_of_stalling_requests() {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tasks-backend"))
-        .env_clear()
-        .current_dir(dir.path())
+    let mut child = command(dir.path())
         .env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())
         .env("LOG_FORMAT", "json")
         .env("LOG_LEVEL", "info")
         .env("DATABASE_URL", "sqlite://tasks.db")
-        .stdin(Stdio::null())
         .stdout(Stdio::piped()) // and nobody reads it, for now
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn tasks-backend");
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        // A stalled server fails the test here, instead of hanging it.
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    // A stalled server fails the test here, instead of hanging it.
+    let client = client::http_within(Duration::from_secs(30));
     let url = format!("http://127.0.0.1:{port}/health");
     let deadline = Instant::now() + Duration::from_secs(60);
     while client.get(&url).send().await.is_err() {
