@@ -94,6 +94,27 @@ fn bad_settings_stop_the_process_with_status_2_and_one_line_naming_the_setting()
     }
 }
 
+/// A port the process cannot listen on is a bad setting too, named like the others.
+#[test]
+fn a_port_already_in_use_is_a_bad_setting_with_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let mut cmd = command(dir.path());
+    cmd.env("HOST", "127.0.0.1").env("PORT", &port);
+    let out = run_bounded(cmd, EXIT_LIMIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "invalid setting PORT=\"{port}\": cannot listen on"
+        )),
+        "{stderr}"
+    );
+    drop(taken);
+}
+
 #[test]
 fn a_password_is_never_printed_even_in_a_url_that_does_not_parse() {
     let dir = tempfile::tempdir().unwrap();

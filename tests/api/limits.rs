@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures::future::join_all;
+use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
@@ -15,6 +16,7 @@ use crate::harness::process::command;
 use crate::harness::{
     TestApp, assert_problem, client, read_until, read_until_closed, spawn_sqlite_with,
 };
+use crate::openapi;
 
 /// Deadlines here are bounds on correctness (a cut must happen), not speed figures:
 /// each allows the setting plus this margin for a busy, shared machine.
@@ -125,6 +127,45 @@ async fn list_requests_have_their_own_smaller_bound() {
     assert!(shed > 0, "16 concurrent lists against 2 permits shed none");
     // Single requests of other kinds still pass while lists are shed.
     assert_eq!(app.get("/api/tasks/1").await.status(), 200);
+    app.stop().await;
+}
+
+/// The bounds are declared by each operation: every documented operation but the
+/// probes is shed past the in-flight bound, so a new operation that forgets to
+/// declare its bounds fails here.
+#[tokio::test]
+async fn every_documented_operation_but_the_probes_is_shed() {
+    let app = spawn_sqlite_with(&[
+        ("MAX_IN_FLIGHT_REQUESTS", "1"),
+        ("BODY_READ_TIMEOUT_SECS", "60"),
+    ])
+    .await;
+    let task = app.create_task(serde_json::json!({"title": "t"})).await;
+    let doc = openapi::document(&app).await;
+    let stalled = stalled_upload(&app).await;
+    assert_eq!(
+        until_status(&app, "/api/tasks", 503).await.status(),
+        503,
+        "the stalled upload holds the only permit"
+    );
+    let mut shed = 0;
+    for (method, path, tags) in openapi::operations(&doc) {
+        let concrete = path.replace("{id}", &task["id"].to_string());
+        let mut request = app.client.request(method.clone(), app.url(&concrete));
+        if matches!(method, Method::POST | Method::PATCH) {
+            request = request.json(&serde_json::json!({"title": "shed"}));
+        }
+        let response = request.send().await.expect("an answer");
+        let case = format!("{method} {path}");
+        if tags.iter().any(|t| t == "Health") {
+            assert_ne!(response.status(), 503, "{case}: a probe is never shed");
+        } else {
+            assert_problem(response, 503, &format!("{case} past the in-flight bound")).await;
+            shed += 1;
+        }
+    }
+    assert!(shed >= 5, "only {shed} operations were shed");
+    drop(stalled);
     app.stop().await;
 }
 

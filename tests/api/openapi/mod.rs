@@ -9,6 +9,7 @@ mod media_types;
 mod paths;
 mod schemas;
 
+use reqwest::Method;
 use serde_json::Value;
 
 use crate::harness::TestApp;
@@ -23,4 +24,26 @@ pub fn schema<'a>(doc: &'a Value, name: &str) -> &'a Value {
     let schema = &doc["components"]["schemas"][name];
     assert!(schema.is_object(), "the document has no schema {name}");
     schema
+}
+
+/// Every documented operation: its method, its path as documented (`/api/tasks/{id}`),
+/// and its tags.
+pub fn operations(doc: &Value) -> Vec<(Method, String, Vec<String>)> {
+    let mut found = Vec::new();
+    for (path, operations) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+            let tags = operation["tags"]
+                .as_array()
+                .map(|tags| {
+                    tags.iter()
+                        .filter_map(|t| t.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            found.push((method, path.clone(), tags));
+        }
+    }
+    assert!(!found.is_empty(), "the document lists no operation");
+    found
 }
