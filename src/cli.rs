@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::configuration::Settings;
-use crate::shutdown::ShutdownSignal;
-use crate::startup::Application;
+use crate::server::ShutdownSignal;
+use crate::startup::{Application, StartupError};
 use crate::{healthcheck, telemetry};
 
 #[derive(Debug, Parser)]
@@ -96,10 +96,9 @@ async fn serve(settings: Settings) -> ExitCode {
         Err(err) => {
             tracing::error!(error = %err, "start-up failed");
             eprintln!("tasks-backend: {err}");
-            let code = if err.is_bad_setting() {
-                EXIT_BAD_SETTINGS
-            } else {
-                EXIT_FAILURE
+            let code = match err {
+                StartupError::BadSetting(_) => EXIT_BAD_SETTINGS,
+                StartupError::Database(_) => EXIT_FAILURE,
             };
             return ExitCode::from(code);
         }

@@ -13,12 +13,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::configuration::Settings;
+use crate::routes::LIVENESS_PATH as PATH;
 
 /// Docker's health-check timeout in both images is 3 s; answer before it.
 const BUDGET: Duration = Duration::from_millis(2500);
-
-/// Liveness: see the module's comment.
-const PATH: &str = "/livez";
 
 pub async fn run(settings: &Settings) -> ExitCode {
     let addr = SocketAddr::new(probe_ip(settings.host), settings.port);

@@ -1,18 +1,27 @@
 //! tasks-backend: a small task-tracking HTTP API.
 //!
-//! `configuration` reads settings, `startup` connects the database and binds the
-//! socket, `server` drives hyper, `routes` is the HTTP layer, `domain` holds the
-//! rules for task values, `db` the database layer, `telemetry` the logs, `cli` the
-//! command line.
+//! The modules, top down; each imports only from modules below it:
+//!
+//! - `cli`: the command line (`serve`, `healthcheck`), exit statuses; `main` calls it;
+//! - `startup`: storage, database, bind, then the app and the server put together;
+//! - `healthcheck`: the container probe, a small HTTP client of `/livez`;
+//! - `routes`: the HTTP application: operations, their bounds, problem+json;
+//! - `server`: the transport under it: connections, their cap and deadlines,
+//!   hyper, shutdown, the readiness flag. It runs an endpoint and never imports
+//!   `routes` (`routes` reads its readiness flag);
+//! - `db`: the database layer: connection, migrations, the task store; it imports
+//!   `domain` and `configuration` only;
+//! - `telemetry`: the logs;
+//! - `domain`: the rules for task values; it imports nothing of ours;
+//! - `configuration`: the settings, and [`configuration::SettingsError`], the one
+//!   error for a bad setting, whichever layer finds it.
 
 pub mod cli;
 pub mod configuration;
-pub mod connections;
 pub mod db;
 pub mod domain;
 pub mod healthcheck;
 pub mod routes;
 pub mod server;
-pub mod shutdown;
 pub mod startup;
 pub mod telemetry;

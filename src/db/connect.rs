@@ -8,7 +8,7 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 
 use super::migrations::Migrator;
-use crate::configuration::{DatabaseSettings, DatabaseUrl};
+use crate::configuration::{DatabaseSettings, DatabaseUrl, SettingsError};
 
 /// How long a request waits for a pooled connection, opening one included; past it
 /// the request answers 503. sqlx has one budget for both (sea-orm's
@@ -30,9 +30,9 @@ pub enum ConnectError {
         last: DbErr,
     },
     /// The server answered and said no (wrong password, no such database): waiting
-    /// will not change that, so start-up stops at once.
-    #[error("invalid setting DATABASE_URL={url:?}: the database server refused it: {reason}")]
-    Refused { url: String, reason: String },
+    /// will not change that, so start-up stops at once, naming `DATABASE_URL`.
+    #[error(transparent)]
+    Refused(SettingsError),
     #[error("database migration failed: {0}")]
     Migration(#[source] DbErr),
     #[error(
@@ -91,10 +91,11 @@ async fn with_retries(
             Err(err) => err,
         };
         if let Some(reason) = refusal(&err) {
-            return Err(ConnectError::Refused {
-                url: settings.url.redacted(),
-                reason,
-            });
+            return Err(ConnectError::Refused(
+                settings
+                    .url
+                    .refused(format!("the database server refused it: {reason}")),
+            ));
         }
         if Instant::now() + delay >= deadline {
             return Err(ConnectError::Unreachable {

@@ -9,5 +9,5 @@ mod tasks;
 
 pub use connect::{ACQUIRE_TIMEOUT, ConnectError, Connections, connect};
 pub use error::StoreError;
-pub use storage::{StorageError, prepare as prepare_storage};
+pub use storage::prepare as prepare_storage;
 pub use tasks::{TaskPage, TaskQuery, TaskStore};

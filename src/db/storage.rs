@@ -4,30 +4,20 @@
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 
-use crate::configuration::DatabaseUrl;
-
-/// Names `DATABASE_URL`, like a settings error: the fix is in that setting or in
-/// the volume behind it.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid setting DATABASE_URL={url:?}: {problem}")]
-pub struct StorageError {
-    url: String,
-    problem: String,
-}
+use crate::configuration::{DatabaseUrl, SettingsError};
 
 /// For a SQLite file: create its directory when missing and check that the
 /// directory and the file can be written. Nothing to do for other databases.
-pub fn prepare(url: &DatabaseUrl) -> Result<(), StorageError> {
+/// A failure names `DATABASE_URL`: the fix is in that setting or in the volume
+/// behind it.
+pub fn prepare(url: &DatabaseUrl) -> Result<(), SettingsError> {
     let DatabaseUrl::Sqlite {
         path: Some(path), ..
     } = url
     else {
         return Ok(());
     };
-    let fail = |problem: String| StorageError {
-        url: url.redacted(),
-        problem,
-    };
+    let fail = |problem: String| url.refused(problem);
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

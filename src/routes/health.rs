@@ -5,9 +5,10 @@
 //! - `/readyz`: should traffic come here? The database answers and the process is
 //!   not shutting down (load balancers and Kubernetes' readiness probe).
 //! - `/health`: the container contract: the database answers.
+//!
+//! They declare no bounds (see `bounds`): a probe is answered however busy the
+//! replica is.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use poem_openapi::payload::Json;
@@ -15,25 +16,14 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::ApiTags;
 use crate::db::TaskStore;
+use crate::server::Readiness;
+
+/// The liveness probe's path: [`LivenessApi`] is declared at it, and
+/// `tasks-backend healthcheck` asks it.
+pub const LIVENESS_PATH: &str = "/livez";
 
 /// The probe must answer well within the 3 s health-check timeout of the images.
 const DATABASE_PING_BUDGET: Duration = Duration::from_millis(1500);
-
-/// Set once a stop was asked for: from then on `/readyz` turns traffic away.
-#[derive(Debug, Default)]
-pub struct Readiness {
-    draining: AtomicBool,
-}
-
-impl Readiness {
-    pub fn start_draining(&self) {
-        self.draining.store(true, Ordering::SeqCst);
-    }
-
-    pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::SeqCst)
-    }
-}
 
 #[derive(Debug, Object)]
 pub struct HealthStatus {
@@ -82,7 +72,7 @@ pub enum ReadinessResponse {
 
 pub struct HealthApi {
     pub store: TaskStore,
-    pub readiness: Arc<Readiness>,
+    pub readiness: Readiness,
 }
 
 impl HealthApi {
@@ -119,15 +109,6 @@ impl HealthApi {
         }
     }
 
-    /// Liveness: 200 while the process serves. Does not touch the database.
-    #[oai(path = "/livez", method = "get", tag = "ApiTags::Health")]
-    async fn livez(&self) -> LivenessResponse {
-        LivenessResponse::Alive(Json(ProbeStatus {
-            status: "alive".to_owned(),
-            reason: None,
-        }))
-    }
-
     /// Readiness: 200 when the database answers and the process is not shutting
     /// down; 503 otherwise.
     #[oai(path = "/readyz", method = "get", tag = "ApiTags::Health")]
@@ -147,5 +128,22 @@ impl HealthApi {
                 reason,
             })),
         }
+    }
+}
+
+/// Liveness has an API of its own so that its path is a constant the declaration
+/// uses (`prefix_path` takes an expression; an operation's `path` only a literal),
+/// and `tasks-backend healthcheck` asks the very same.
+pub struct LivenessApi;
+
+#[OpenApi(prefix_path = LIVENESS_PATH, tag = "ApiTags::Health")]
+impl LivenessApi {
+    /// Liveness: 200 while the process serves. Does not touch the database.
+    #[oai(path = "/", method = "get")]
+    async fn livez(&self) -> LivenessResponse {
+        LivenessResponse::Alive(Json(ProbeStatus {
+            status: "alive".to_owned(),
+            reason: None,
+        }))
     }
 }

@@ -1,8 +1,22 @@
-//! The HTTP layer: OpenAPI operations, the docs, and the middleware that gives every
-//! request the same limits, logging and error shape.
+//! The HTTP application: the OpenAPI operations, the docs, and what every request
+//! goes through.
+//!
+//! - `tasks/`: the task operations, their DTOs and the list's streamed body;
+//! - `health`: the probes (`/health`, `/livez`, `/readyz`);
+//! - `bounds`: what a request may hold (permits, body size, media type, body
+//!   time), named by each operation in its `#[oai(transform = ...)]`;
+//! - `problem`: every error as `application/problem+json`, the one place errors
+//!   meet status codes;
+//! - `allow`: the 405's `Allow`, from the operations' declarations;
+//! - `middleware`: the log line and panics, for every request.
+//!
+//! A new route: an operation in `tasks/` (or a new `*Api` beside it, added to [`Api`])
+//! that names its bounds; the document, the `Allow` header and the tests that walk
+//! the document pick it up.
 
+mod allow;
+mod bounds;
 mod health;
-mod limits;
 mod middleware;
 mod problem;
 mod tasks;
@@ -11,14 +25,15 @@ use std::sync::Arc;
 
 use poem::middleware::{CatchPanic, SetHeader};
 use poem::{Endpoint, EndpointExt, Route};
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::{OpenApi, OpenApiService, Tags};
 
-pub use health::Readiness;
-pub use middleware::MAX_BODY_BYTES;
-pub use problem::{CONTENT_TYPE as PROBLEM_CONTENT_TYPE, Problem, ProblemResponse};
+pub use bounds::MAX_BODY_BYTES;
+pub use health::LIVENESS_PATH;
+pub use problem::{CONTENT_TYPE as PROBLEM_CONTENT_TYPE, Problem, ProblemResponse, render};
 
-use crate::configuration::LimitSettings;
+use crate::configuration::RequestLimits;
 use crate::db::TaskStore;
+use crate::server::Readiness;
 
 #[derive(Tags)]
 enum ApiTags {
@@ -28,28 +43,29 @@ enum ApiTags {
     Tasks,
 }
 
+/// Every OpenAPI operation of the service.
+type Api = (health::LivenessApi, health::HealthApi, tasks::TasksApi);
+
 /// What the HTTP layer shares across requests besides the store.
 #[derive(Clone)]
 pub struct AppState {
-    pub readiness: Arc<Readiness>,
+    /// Flipped by the server when a stop begins; `/readyz` reads it.
+    pub readiness: Readiness,
     /// Sent as `X-Replica-Id` on every response.
     pub replica_id: String,
 }
 
 /// The whole HTTP application, ready to serve.
-pub fn app(store: TaskStore, state: AppState, bounds: &LimitSettings) -> impl Endpoint + 'static {
-    let api = OpenApiService::new(
-        (
-            health::HealthApi {
-                store: store.clone(),
-                readiness: state.readiness.clone(),
-            },
-            tasks::TasksApi { store },
-        ),
-        "tasks-backend",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(
+pub fn app(store: TaskStore, state: AppState, limits: &RequestLimits) -> impl Endpoint + 'static {
+    let api: Api = (
+        health::LivenessApi,
+        health::HealthApi {
+            store: store.clone(),
+            readiness: state.readiness,
+        },
+        tasks::TasksApi { store },
+    );
+    let api = OpenApiService::new(api, "tasks-backend", env!("CARGO_PKG_VERSION")).description(
         "A small task-tracking API. Every error is `application/problem+json` (RFC 9457): \
          400 for any request that is malformed or breaks a rule, 404 for an unknown task \
          or route, 405 for a wrong method, 413 for a body over 64 KiB, 415 for a body that \
@@ -64,23 +80,59 @@ pub fn app(store: TaskStore, state: AppState, bounds: &LimitSettings) -> impl En
             .content_type("application/json")
             .body(spec.clone())
     });
+    let allowed = Arc::new(allow::AllowedMethods::from_meta(&Api::meta()));
     Route::new()
         // GET only: any other method on these is 405, like everywhere else.
-        .at("/openapi.json", poem::get(spec))
-        .nest("/docs", poem::get(docs))
+        .at("/openapi.json", bounds::bounded(poem::get(spec)))
+        .nest("/docs", bounds::bounded(poem::get(docs)))
         .nest("/", api)
-        .around({
-            let timeout = bounds.body_read_timeout;
-            move |next, req| limits::read_body(timeout, next, req)
-        })
+        // The operations' bounds find their permits here.
+        .data(bounds::Bounds::new(limits))
         .with(CatchPanic::new().with_handler(middleware::PanicToProblem))
         .catch_all_error(problem::into_problem)
-        .around(middleware::allow_on_405)
-        .around({
-            let in_flight = limits::InFlight::new(bounds);
-            move |next, req| limits::shed(in_flight.clone(), next, req)
-        })
+        .around(move |next, req| allow::allow_on_405(allowed.clone(), next, req))
         .around(middleware::log_request)
         // Which replica answered: for load-balancer checks and for users' logs.
         .with(SetHeader::new().overriding("x-replica-id", state.replica_id.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use poem::http::Method;
+
+    use super::*;
+
+    /// The constant is in the declaration; this holds it to one GET operation.
+    #[test]
+    fn the_healthcheck_asks_the_path_the_liveness_operation_declares() {
+        let declared = Api::meta()
+            .into_iter()
+            .flat_map(|api| api.paths)
+            .find(|path| path.path == LIVENESS_PATH)
+            .unwrap_or_else(|| panic!("no operation is declared at {LIVENESS_PATH}"));
+        let methods: Vec<Method> = declared
+            .operations
+            .iter()
+            .map(|op| op.method.clone())
+            .collect();
+        assert_eq!(methods, [Method::GET], "{LIVENESS_PATH}");
+    }
+
+    #[test]
+    fn allow_lists_the_declared_methods_of_each_path() {
+        let allowed = allow::AllowedMethods::from_meta(&Api::meta());
+        let cases = [
+            ("/api/tasks", "GET, HEAD, POST"),
+            ("/api/tasks/", "GET, HEAD, POST"),
+            ("/api/tasks/7", "GET, HEAD, PATCH, DELETE"),
+            ("/api/tasks/abc", "GET, HEAD, PATCH, DELETE"),
+            ("/health", "GET, HEAD"),
+            ("/livez", "GET, HEAD"),
+            ("/openapi.json", "GET, HEAD"),
+            ("/docs", "GET, HEAD"),
+        ];
+        for (path, want) in cases {
+            assert_eq!(allowed.for_path(path), want, "Allow for {path}");
+        }
+    }
 }

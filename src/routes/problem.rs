@@ -4,6 +4,7 @@
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::Json;
+use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Object};
 
 use crate::db::StoreError;
@@ -120,6 +121,12 @@ pub async fn into_problem(err: poem::Error) -> Response {
         return err.into_response();
     }
     problem_response(&err)
+}
+
+/// A problem's content type and body, for a writer outside the app: the server's
+/// refusal past the connection cap.
+pub fn render(status: StatusCode, detail: &str) -> (&'static str, String) {
+    (CONTENT_TYPE, Problem::new(status, detail).to_json_string())
 }
 
 pub fn problem_response(err: &poem::Error) -> Response {

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, Database};
 
-use crate::helpers::{drop_postgres_database, fresh_postgres_database};
-use crate::process::{ServerProcess, command, run_bounded};
+use crate::harness::client::{blocking_get, http};
+use crate::harness::process::{ServerProcess, command, run_bounded};
+use crate::harness::{drop_postgres_database, fresh_postgres_database};
 
 const EXIT_LIMIT: Duration = Duration::from_secs(10);
 
@@ -91,6 +92,27 @@ fn bad_settings_stop_the_process_with_status_2_and_one_line_naming_the_setting()
         assert!(stderr.contains(expected), "says {expected:?}: {case}");
         assert!(!stderr.contains("panicked"), "no panic: {case}");
     }
+}
+
+/// A port the process cannot listen on is a bad setting too, named like the others.
+#[test]
+fn a_port_already_in_use_is_a_bad_setting_with_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let mut cmd = command(dir.path());
+    cmd.env("HOST", "127.0.0.1").env("PORT", &port);
+    let out = run_bounded(cmd, EXIT_LIMIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "invalid setting PORT=\"{port}\": cannot listen on"
+        )),
+        "{stderr}"
+    );
+    drop(taken);
 }
 
 #[test]
@@ -245,18 +267,6 @@ async fn the_wait_for_the_migration_lock_is_bounded_by_the_start_up_budget() {
     drop_postgres_database(&url).await;
 }
 
-#[test]
-fn sigterm_and_sigint_stop_the_server_with_status_0() {
-    for signal in ["TERM", "INT"] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut server = ServerProcess::start_with(dir.path(), &[]);
-        server.signal(signal);
-        let status = server.wait_exit(EXIT_LIMIT);
-        assert_eq!(status.code(), Some(0), "SIG{signal}");
-        server.wait_for_log(|l| l["message"] == "stopped");
-    }
-}
-
 fn probe(port: u16) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = command(dir.path());
@@ -294,7 +304,7 @@ async fn the_healthcheck_command_passes_while_the_database_is_gone() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(&url, dir.path());
     drop_postgres_database(&url).await;
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let http = http();
     let health = http
         .get(format!("{}/health", server.address))
         .send()
@@ -354,8 +364,7 @@ async fn the_database_url_can_come_from_a_file_and_its_password_is_not_logged() 
             ("LOG_LEVEL", "debug"),
         ],
     );
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let created = http
+    let created = http()
         .post(format!("{}/api/tasks", server.address))
         .json(&serde_json::json!({"title": "through a secret file"}))
         .send()
@@ -373,17 +382,4 @@ async fn the_database_url_can_come_from_a_file_and_its_password_is_not_logged() 
         "password in the logs: {logs:?}"
     );
     drop_postgres_database(&url).await;
-}
-
-/// A plain HTTP/1.0 GET over a socket: keeps synchronous tests free of a runtime.
-fn blocking_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
 }

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_problem};
+use crate::harness::{TestApp, assert_problem};
 
 async fn bad_task_bodies_answer_400_and_store_nothing(app: &TestApp) {
     let existing = app.create_task(json!({"title": "keep"})).await;

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
-use crate::process::ServerProcess;
+use crate::harness::client::http;
+use crate::harness::process::ServerProcess;
 
 /// Bounds every wait: a hang shows up as a failure, not as a slow pass.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -117,7 +118,7 @@ async fn when_postgres_stops_requests_get_503_and_the_service_recovers_by_itself
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(&url, dir.path());
     let address = server.address.clone();
-    let http = Client::builder().no_proxy().build().unwrap();
+    let http = http();
 
     let mut before = Vec::new();
     for n in 0..5 {
@@ -181,7 +182,7 @@ async fn when_postgres_stops_requests_get_503_and_the_service_recovers_by_itself
             .await
             .unwrap_or_else(|e| panic!("{method} {path} answers while the database is down: {e}"));
         slowest = slowest.max(started.elapsed());
-        crate::helpers::assert_problem(
+        crate::harness::assert_problem(
             response,
             503,
             &format!("{method} {path} during the outage"),

@@ -7,20 +7,23 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures::future::join_all;
+use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
-use crate::helpers::{TestApp, assert_problem, read_until, read_until_closed, spawn_sqlite_with};
+use crate::harness::process::command;
+use crate::harness::{
+    TestApp, assert_problem, client, read_until, read_until_closed, spawn_sqlite_with,
+};
+use crate::openapi;
 
 /// Deadlines here are bounds on correctness (a cut must happen), not speed figures:
 /// each allows the setting plus this margin for a busy, shared machine.
 const MARGIN: Duration = Duration::from_secs(5);
 
 async fn connect(app: &TestApp) -> TcpStream {
-    TcpStream::connect(app.address.trim_start_matches("http://"))
-        .await
-        .expect("connect")
+    client::connect(&app.address).await
 }
 
 /// A POST whose body never finishes: it holds an in-flight permit while the server
@@ -124,6 +127,45 @@ async fn list_requests_have_their_own_smaller_bound() {
     assert!(shed > 0, "16 concurrent lists against 2 permits shed none");
     // Single requests of other kinds still pass while lists are shed.
     assert_eq!(app.get("/api/tasks/1").await.status(), 200);
+    app.stop().await;
+}
+
+/// The bounds are declared by each operation: every documented operation but the
+/// probes is shed past the in-flight bound, so a new operation that forgets to
+/// declare its bounds fails here.
+#[tokio::test]
+async fn every_documented_operation_but_the_probes_is_shed() {
+    let app = spawn_sqlite_with(&[
+        ("MAX_IN_FLIGHT_REQUESTS", "1"),
+        ("BODY_READ_TIMEOUT_SECS", "60"),
+    ])
+    .await;
+    let task = app.create_task(serde_json::json!({"title": "t"})).await;
+    let doc = openapi::document(&app).await;
+    let stalled = stalled_upload(&app).await;
+    assert_eq!(
+        until_status(&app, "/api/tasks", 503).await.status(),
+        503,
+        "the stalled upload holds the only permit"
+    );
+    let mut shed = 0;
+    for (method, path, tags) in openapi::operations(&doc) {
+        let concrete = path.replace("{id}", &task["id"].to_string());
+        let mut request = app.client.request(method.clone(), app.url(&concrete));
+        if matches!(method, Method::POST | Method::PATCH) {
+            request = request.json(&serde_json::json!({"title": "shed"}));
+        }
+        let response = request.send().await.expect("an answer");
+        let case = format!("{method} {path}");
+        if tags.iter().any(|t| t == "Health") {
+            assert_ne!(response.status(), 503, "{case}: a probe is never shed");
+        } else {
+            assert_problem(response, 503, &format!("{case} past the in-flight bound")).await;
+            shed += 1;
+        }
+    }
+    assert!(shed >= 5, "only {shed} operations were shed");
+    drop(stalled);
     app.stop().await;
 }
 
@@ -278,25 +320,18 @@ async fn a_blocked_stdout_drops_log_lines_instead_of_stalling_requests() {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tasks-backend"))
-        .env_clear()
-        .current_dir(dir.path())
+    let mut child = command(dir.path())
         .env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())
         .env("LOG_FORMAT", "json")
         .env("LOG_LEVEL", "info")
         .env("DATABASE_URL", "sqlite://tasks.db")
-        .stdin(Stdio::null())
         .stdout(Stdio::piped()) // and nobody reads it, for now
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn tasks-backend");
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        // A stalled server fails the test here, instead of hanging it.
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    // A stalled server fails the test here, instead of hanging it.
+    let client = client::http_within(Duration::from_secs(30));
     let url = format!("http://127.0.0.1:{port}/health");
     let deadline = Instant::now() + Duration::from_secs(60);
     while client.get(&url).send().await.is_err() {
@@ -322,7 +357,7 @@ async fn a_blocked_stdout_drops_log_lines_instead_of_stalling_requests() {
         let _ = stdout.read_to_string(&mut all);
         all
     });
-    crate::process::send_signal(&child, "TERM");
+    crate::harness::process::send_signal(&child, "TERM");
     let exit = timeout(Duration::from_secs(30), async {
         loop {
             if let Some(exit) = child.try_wait().unwrap() {

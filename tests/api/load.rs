@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::process::ServerProcess;
+use crate::harness::client::{http, http_within};
+use crate::harness::process::ServerProcess;
 
 const CLIENTS: usize = 64;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -93,11 +94,7 @@ async fn client(
     deadline: Instant,
     tally: Arc<Tally>,
 ) -> (Vec<i64>, Vec<u32>) {
-    let http = Client::builder()
-        .no_proxy()
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-        .expect("client");
+    let http = http_within(REQUEST_TIMEOUT);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (n as u64 + 1));
     let mut mine: Vec<i64> = Vec::new();
     let mut latencies = Vec::new();
@@ -193,7 +190,7 @@ async fn client(
 
 /// Every id in the table, paging through the API.
 async fn all_ids(address: &str) -> BTreeSet<i64> {
-    let http = Client::builder().no_proxy().build().unwrap();
+    let http = http();
     let mut ids = BTreeSet::new();
     loop {
         let page: Value = http
@@ -228,10 +225,7 @@ fn start_replica(url: &str, dir: &std::path::Path) -> ServerProcess {
 /// Asks `/health` every 100 ms until `deadline`: how often, and every answer that
 /// was not 200.
 async fn probe_health(address: String, deadline: Instant) -> (usize, Vec<String>) {
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
+    let http = http();
     let (mut probes, mut bad) = (0, Vec::new());
     while Instant::now() < deadline {
         probes += 1;
@@ -412,7 +406,7 @@ async fn sixty_four_clients_on_sqlite_get_no_5xx_and_no_lock_errors_and_lose_no_
 #[ignore = "load test, ~20 s, needs PostgreSQL: set TASKS_TEST_POSTGRES_URL, run with --include-ignored"]
 async fn sixty_four_clients_on_three_processes_sharing_postgres_get_no_5xx_and_lose_no_row() {
     let _turn = TURN.lock().await;
-    let url = crate::helpers::fresh_postgres_database().await;
+    let url = crate::harness::fresh_postgres_database().await;
     let dir = tempfile::tempdir().unwrap();
     // Started together, as replicas are: they race to migrate the same empty database.
     let starting: Vec<_> = (0..3)
@@ -426,5 +420,5 @@ async fn sixty_four_clients_on_three_processes_sharing_postgres_get_no_5xx_and_l
         .map(|s| s.join().expect("a replica started"))
         .collect();
     run_load("PostgreSQL, 3 processes", servers).await;
-    crate::helpers::drop_postgres_database(&url).await;
+    crate::harness::drop_postgres_database(&url).await;
 }

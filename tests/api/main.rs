@@ -1,5 +1,13 @@
 //! One integration-test binary: every test starts the real application (or the real
-//! executable) on an ephemeral port and talks HTTP to it.
+//! executable) on an ephemeral port and talks HTTP to it. `harness` is how.
+//!
+//! By concern:
+//! - the API: `tasks` (operations), `errors` (the error rule), `persistence`;
+//! - `openapi/`: every check of the OpenAPI document;
+//! - `hostile/`: hostile input, one table per thing it attacks;
+//! - `probes`, `shutdown`, `limits`: what orchestrators and load rely on;
+//! - the executable: `cli` (exit statuses, messages, logs), `faults` (a database
+//!   outage), `load`.
 //!
 //! API tests run twice, on SQLite and on PostgreSQL. The PostgreSQL copies are
 //! `#[ignore]`d unless asked for: `scripts/test.sh` starts a server, sets
@@ -7,21 +15,19 @@
 //! 2 x 20 s) and the database-outage test (`faults`) are `#[ignore]`d as well, so a
 //! plain `cargo test` stays quick; `--include-ignored` runs them.
 
-mod helpers;
+mod harness;
 
 mod cli;
 mod errors;
 mod faults;
-mod health;
 mod hostile;
 mod limits;
 mod load;
 mod openapi;
 mod persistence;
 mod probes;
-mod process;
+mod shutdown;
 mod tasks;
-mod xml;
 
 /// Declares each listed `async fn(&TestApp)` as a test on SQLite and one on PostgreSQL.
 #[macro_export]
@@ -31,7 +37,7 @@ macro_rules! api_tests {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let app = $crate::helpers::spawn_sqlite().await;
+                    let app = $crate::harness::spawn_sqlite().await;
                     super::$name(&app).await;
                     app.stop().await;
                 }
@@ -42,7 +48,7 @@ macro_rules! api_tests {
                 #[tokio::test]
                 #[ignore = "needs PostgreSQL: set TASKS_TEST_POSTGRES_URL, run with --include-ignored"]
                 async fn $name() {
-                    let app = $crate::helpers::spawn_postgres().await;
+                    let app = $crate::harness::spawn_postgres().await;
                     super::$name(&app).await;
                     app.stop().await;
                 }

@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{spawn, spawn_sqlite};
+use crate::harness::{spawn, spawn_sqlite};
 
 #[tokio::test]
 async fn tasks_survive_a_restart_on_the_same_sqlite_file() {

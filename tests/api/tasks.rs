@@ -1,7 +1,11 @@
+//! The task operations, as a client uses them.
+
+use std::time::{Duration, Instant};
+
 use futures::future::join_all;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::harness::TestApp;
 
 async fn creating_a_task_answers_201_with_the_task_and_its_location(app: &TestApp) {
     let response = app
@@ -151,7 +155,7 @@ async fn the_list_limit_runs_from_1_to_500(app: &TestApp) {
         ("status=finished", "unknown status"),
     ] {
         let response = app.get(&format!("/api/tasks?{query}")).await;
-        crate::helpers::assert_problem(response, 400, why).await;
+        crate::harness::assert_problem(response, 400, why).await;
     }
 }
 
@@ -162,7 +166,7 @@ async fn patch_changes_only_the_fields_it_names(app: &TestApp) {
     let path = format!("/api/tasks/{}", task["id"]);
     // Timestamps have millisecond precision: a patch within the same millisecond as
     // the create could not show a change, so let the clock move on first.
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
     let response = app
         .patch_json(&path, &json!({"status": "done", "title": " new "}))
         .await;
@@ -216,8 +220,8 @@ async fn delete_answers_204_and_the_task_is_gone(app: &TestApp) {
     let response = app.delete(&path).await;
     assert_eq!(response.status(), 204);
     assert!(response.text().await.unwrap().is_empty());
-    crate::helpers::assert_problem(app.get(&path).await, 404, "get after delete").await;
-    crate::helpers::assert_problem(app.delete(&path).await, 404, "second delete").await;
+    crate::harness::assert_problem(app.get(&path).await, 404, "get after delete").await;
+    crate::harness::assert_problem(app.delete(&path).await, 404, "second delete").await;
     assert_eq!(app.task_count().await, 0);
 }
 
@@ -259,6 +263,47 @@ async fn concurrent_writes_all_succeed(app: &TestApp) {
     assert_eq!(app.task_count().await, 20, "40 created, 20 deleted");
 }
 
+/// The page and its total come from one snapshot, even while others write.
+async fn a_list_page_and_its_total_agree_under_concurrent_writes(app: &TestApp) {
+    let writer = {
+        let (client, url) = (app.client.clone(), app.url("/api/tasks"));
+        tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(3);
+            let mut ids = Vec::new();
+            while Instant::now() < deadline {
+                let created: Value = client
+                    .post(&url)
+                    .json(&json!({"title": "churn"}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                ids.push(created["id"].as_i64().unwrap());
+                // Keep the table small, so every page holds all of it.
+                if ids.len() > 20 {
+                    let id = ids.remove(0);
+                    client.delete(format!("{url}/{id}")).send().await.unwrap();
+                }
+            }
+        })
+    };
+    let mut pages = 0;
+    while !writer.is_finished() {
+        let page: Value = app.get("/api/tasks?limit=500").await.json().await.unwrap();
+        let items = page["items"].as_array().unwrap().len() as u64;
+        assert_eq!(
+            items,
+            page["total"].as_u64().unwrap(),
+            "page {pages}: items vs total"
+        );
+        pages += 1;
+    }
+    writer.await.unwrap();
+    assert!(pages > 5, "only {pages} pages read");
+}
+
 crate::api_tests!(
     creating_a_task_answers_201_with_the_task_and_its_location,
     a_task_keeps_every_field_it_was_created_with,
@@ -271,4 +316,5 @@ crate::api_tests!(
     an_empty_patch_changes_nothing,
     delete_answers_204_and_the_task_is_gone,
     concurrent_writes_all_succeed,
+    a_list_page_and_its_total_agree_under_concurrent_writes,
 );

@@ -12,6 +12,7 @@ pub use dto::{CreateTaskDto, TaskDto, TaskListDto, TaskStatusDto, UpdateTaskDto}
 use list_body::TaskListJson;
 
 use super::ApiTags;
+use super::bounds::{bounded, bounded_list};
 use super::problem::{ApiError, ProblemResponse};
 use crate::db::{TaskQuery, TaskStore};
 use crate::domain::{NewTask, TaskChanges};
@@ -52,10 +53,16 @@ pub struct TasksApi {
     pub store: TaskStore,
 }
 
+// Every operation names its bounds (`transform`, see `bounds`).
 #[OpenApi(prefix_path = "/api/tasks", tag = "ApiTags::Tasks")]
 impl TasksApi {
     /// Create a task.
-    #[oai(path = "/", method = "post", operation_id = "create_task")]
+    #[oai(
+        path = "/",
+        method = "post",
+        operation_id = "create_task",
+        transform = "bounded"
+    )]
     async fn create_task(&self, body: Json<CreateTaskDto>) -> ApiResult<CreateTaskResponse> {
         let new = NewTask::try_from(body.0)?;
         let task = self.store.create(new).await?;
@@ -64,7 +71,12 @@ impl TasksApi {
     }
 
     /// List tasks in id order, optionally only those with one status.
-    #[oai(path = "/", method = "get", operation_id = "list_tasks")]
+    #[oai(
+        path = "/",
+        method = "get",
+        operation_id = "list_tasks",
+        transform = "bounded_list"
+    )]
     async fn list_tasks(
         &self,
         status: Query<Option<TaskStatusDto>>,
@@ -96,7 +108,12 @@ impl TasksApi {
     }
 
     /// Get one task.
-    #[oai(path = "/:id", method = "get", operation_id = "get_task")]
+    #[oai(
+        path = "/:id",
+        method = "get",
+        operation_id = "get_task",
+        transform = "bounded"
+    )]
     async fn get_task(&self, id: Path<i64>) -> ApiResult<TaskResponse> {
         match self.store.get(id.0).await? {
             Some(task) => Ok(TaskResponse::Ok(Json(task.into()))),
@@ -105,7 +122,12 @@ impl TasksApi {
     }
 
     /// Change some fields of a task.
-    #[oai(path = "/:id", method = "patch", operation_id = "update_task")]
+    #[oai(
+        path = "/:id",
+        method = "patch",
+        operation_id = "update_task",
+        transform = "bounded"
+    )]
     async fn update_task(
         &self,
         id: Path<i64>,
@@ -119,7 +141,12 @@ impl TasksApi {
     }
 
     /// Delete a task.
-    #[oai(path = "/:id", method = "delete", operation_id = "delete_task")]
+    #[oai(
+        path = "/:id",
+        method = "delete",
+        operation_id = "delete_task",
+        transform = "bounded"
+    )]
     async fn delete_task(&self, id: Path<i64>) -> ApiResult<DeleteTaskResponse> {
         if self.store.delete(id.0).await? {
             Ok(DeleteTaskResponse::Deleted)

@@ -1,20 +1,9 @@
-//! The OpenAPI document says what the API does, in a shape client generators accept.
+//! The schemas say what the API accepts, in a shape client generators accept.
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_sqlite};
-
-async fn document(app: &TestApp) -> Value {
-    let response = app.get("/openapi.json").await;
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
-fn schema<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    let schema = &doc["components"]["schemas"][name];
-    assert!(schema.is_object(), "the document has no schema {name}");
-    schema
-}
+use super::{document, schema};
+use crate::harness::spawn_sqlite;
 
 /// Every `allOf` in the document, with where it is.
 fn all_ofs<'a>(node: &'a Value, at: String, found: &mut Vec<(String, &'a Value)>) {

@@ -1,23 +1,91 @@
+//! Bodies that are not JSON: refused 415 from their headers alone, before a byte of
+//! the body is read, so no parser but the JSON one ever runs.
+//!
 //! quick-xml 0.36.2 (RUSTSEC-2026-0194, RUSTSEC-2026-0195) is linked through poem and
 //! poem-openapi, whose newest releases still depend on it. deny.toml ignores both
-//! advisories on the strength of these tests: no operation accepts or produces XML,
-//! and a request with an XML content type is refused 415 from its headers alone,
-//! before its body is even read, so no XML parser ever sees a byte of it.
+//! advisories on the strength of two tests: the XML test here (a request with an XML
+//! content type is refused before its body is read, so no XML parser ever sees a
+//! byte of it) and `openapi::media_types` (no operation accepts or produces XML).
 
-use std::collections::BTreeSet;
-use std::time::Duration;
-
+use reqwest::Method;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use crate::helpers::{TestApp, assert_problem};
+use super::{CLIENT_TIMEOUT, Case, Expect, refuse_all};
+use crate::harness::{TestApp, assert_problem, client};
 
-/// A request that hangs is a failure, not a slow pass.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+pub fn cases() -> Vec<Case> {
+    vec![
+        // Wrong content types.
+        Case::http(
+            "POST as text/plain",
+            Method::POST,
+            "/api/tasks",
+            Expect::Problem(415),
+        )
+        .header("content-type", "text/plain")
+        .body(r#"{"title": "a"}"#),
+        Case::http(
+            "POST with no content type",
+            Method::POST,
+            "/api/tasks",
+            Expect::Problem(415),
+        )
+        .body(r#"{"title": "a"}"#),
+        Case::http(
+            "POST as a form",
+            Method::POST,
+            "/api/tasks",
+            Expect::Problem(415),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("title=a"),
+        Case::http(
+            "POST as multipart",
+            Method::POST,
+            "/api/tasks",
+            Expect::Problem(415),
+        )
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body("--x\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\na\r\n--x--\r\n"),
+        Case::http(
+            "POST as XML",
+            Method::POST,
+            "/api/tasks",
+            Expect::Problem(415),
+        )
+        .header("content-type", "application/xml")
+        .body("<task><title>a</title></task>"),
+        Case::http(
+            "POST with an unparsable content type",
+            Method::POST,
+            "/api/tasks",
+            Expect::Problem(415),
+        )
+        .header("content-type", "%%%")
+        .body(r#"{"title": "a"}"#),
+        Case::http(
+            "POST with a content type of invalid UTF-8",
+            Method::POST,
+            "/api/tasks",
+            Expect::Problem(415),
+        )
+        .header("content-type", b"application/json\xff".to_vec())
+        .body(r#"{"title": "a"}"#),
+        Case::http(
+            "PATCH as text/plain",
+            Method::PATCH,
+            "/api/tasks/{id}",
+            Expect::Problem(415),
+        )
+        .header("content-type", "text/plain")
+        .body(r#"{"title": "a"}"#),
+    ]
+}
 
-/// The media types the API speaks, in both directions.
-const JSON_TYPES: [&str; 2] = ["application/json", "application/problem+json"];
+async fn bodies_that_are_not_json_get_415_and_change_nothing(app: &TestApp) {
+    refuse_all(app, "media types", cases()).await;
+}
 
 /// XML media types a client might send, including structured `+xml` ones.
 const XML_TYPES: [&str; 6] = [
@@ -43,61 +111,6 @@ fn hostile_xml() -> String {
     xml
 }
 
-/// Every media type named in a request body or a response of any operation.
-fn media_types(spec: &Value) -> BTreeSet<(String, String)> {
-    let mut found = BTreeSet::new();
-    let paths = spec["paths"].as_object().expect("paths");
-    for (path, operations) in paths {
-        for (method, op) in operations.as_object().expect("operations") {
-            let place = format!("{} {path}", method.to_uppercase());
-            if let Some(content) = op["requestBody"]["content"].as_object() {
-                for media in content.keys() {
-                    found.insert((format!("{place} request"), media.clone()));
-                }
-            }
-            for (status, response) in op["responses"].as_object().expect("responses") {
-                if let Some(content) = response["content"].as_object() {
-                    for media in content.keys() {
-                        found.insert((format!("{place} {status}"), media.clone()));
-                    }
-                }
-            }
-        }
-    }
-    found
-}
-
-async fn no_operation_accepts_or_produces_xml(app: &TestApp) {
-    let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
-    let found = media_types(&spec);
-    // Bodies are declared at all: an empty set would make the loop below vacuous.
-    assert!(
-        found.iter().any(|(place, _)| place.ends_with("request")),
-        "the document declares no request body at all: {found:?}"
-    );
-    for (place, media) in &found {
-        // The essence, without parameters such as `; charset=utf-8`.
-        let essence = media.split(';').next().unwrap_or_default().trim();
-        assert!(
-            JSON_TYPES.contains(&essence),
-            "{place} declares {media}; only JSON is expected (quick-xml advisories in deny.toml)"
-        );
-    }
-    // Asking for XML does not get XML either.
-    let response = app
-        .client
-        .get(app.url("/api/tasks"))
-        .header("accept", "application/xml")
-        .send()
-        .await
-        .unwrap();
-    let content_type = response.headers()["content-type"].to_str().unwrap();
-    assert!(
-        content_type.starts_with("application/json"),
-        "Accept: application/xml got {content_type}"
-    );
-}
-
 /// The status line and content type of the answer to a request whose body stops
 /// after `sent` bytes of the `declared` it announces: the server can only answer
 /// such a request without reading the body.
@@ -108,14 +121,13 @@ async fn answer_to_an_unfinished_body(
     body: &str,
     sent: usize,
 ) -> (String, String) {
-    let addr = app.address.trim_start_matches("http://");
     let head = format!(
         "{request_line}\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n\
          Content-Length: {}\r\n\r\n",
         body.len()
     );
     let exchange = async {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let mut stream = client::connect(&app.address).await;
         stream.write_all(head.as_bytes()).await.expect("write head");
         stream
             .write_all(&body.as_bytes()[..sent])
@@ -187,6 +199,6 @@ async fn xml_bodies_are_refused_415_before_they_are_read(app: &TestApp) {
 }
 
 crate::api_tests!(
-    no_operation_accepts_or_produces_xml,
+    bodies_that_are_not_json_get_415_and_change_nothing,
     xml_bodies_are_refused_415_before_they_are_read,
 );

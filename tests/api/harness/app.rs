@@ -1,16 +1,17 @@
+//! The real application in this process, on port 0: what most tests run against.
+
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use reqwest::{Client, Response};
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
 use tasks_backend::configuration::Settings;
 use tasks_backend::startup::Application;
 use tempfile::TempDir;
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use super::client;
+use super::postgres::{drop_postgres_database, fresh_postgres_database};
 
 pub struct TestApp {
     pub address: String,
@@ -61,55 +62,6 @@ pub async fn spawn_postgres() -> TestApp {
     app
 }
 
-/// Drops a database made by [`fresh_postgres_database`], closing what is still
-/// connected to it.
-pub async fn drop_postgres_database(url: &str) {
-    let admin_url = std::env::var("TASKS_TEST_POSTGRES_URL").expect("TASKS_TEST_POSTGRES_URL");
-    let name = url::Url::parse(url)
-        .expect("a database URL")
-        .path()
-        .trim_start_matches('/')
-        .to_owned();
-    assert!(
-        name.starts_with("tasks_test_"),
-        "only test databases: {name}"
-    );
-    let admin = Database::connect(&admin_url)
-        .await
-        .expect("connect to PostgreSQL");
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .expect("drop test database");
-    admin.close().await.ok();
-}
-
-pub async fn fresh_postgres_database() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let admin_url = std::env::var("TASKS_TEST_POSTGRES_URL")
-        .expect("TASKS_TEST_POSTGRES_URL must name a PostgreSQL server for these tests");
-    let name = format!(
-        "tasks_test_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    let admin = Database::connect(&admin_url)
-        .await
-        .expect("connect to PostgreSQL");
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-        .await
-        .expect("drop old test database");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create test database");
-    admin.close().await.ok();
-    let mut url = url::Url::parse(&admin_url).expect("TASKS_TEST_POSTGRES_URL is a URL");
-    url.set_path(&name);
-    url.to_string()
-}
-
 /// Starts the real application on `database_url`, as `main` would.
 pub async fn spawn(database_url: &str) -> TestApp {
     spawn_with(database_url, &[]).await
@@ -128,9 +80,8 @@ pub async fn spawn_with(database_url: &str, settings: &[(&str, &str)]) -> TestAp
     }));
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-
         database_url: database_url.to_owned(),
-        client: Client::builder().no_proxy().build().expect("http client"),
+        client: client::http(),
         stop: Some(stop),
         server: Some(server),
         owns_postgres_database: false,
@@ -230,59 +181,4 @@ impl TestApp {
                 .expect("server ran cleanly");
         }
     }
-}
-
-/// Asserts an RFC 9457 problem response with `status`, and returns its body.
-pub async fn assert_problem(response: Response, status: u16, context: &str) -> Value {
-    assert_eq!(response.status(), status, "{context}");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(content_type, "application/problem+json", "{context}");
-    let body: Value = response.json().await.expect("problem JSON");
-    assert_eq!(body["status"], status, "{context}: {body}");
-    assert_eq!(body["type"], "about:blank", "{context}: {body}");
-    assert!(
-        body["title"].as_str().is_some_and(|t| !t.is_empty()),
-        "{context}: {body}"
-    );
-    assert!(
-        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-        "{context}: {body}"
-    );
-    body
-}
-
-/// What the server sends on a raw connection until `done` says so of all read so far
-/// or the connection closes, or what came before `within` ran out (then `ended` is
-/// false).
-pub async fn read_until(
-    stream: &mut TcpStream,
-    within: std::time::Duration,
-    done: impl Fn(&[u8]) -> bool,
-) -> (Vec<u8>, bool) {
-    let mut got = Vec::new();
-    let deadline = tokio::time::Instant::now() + within;
-    let mut chunk = vec![0u8; 64 * 1024];
-    while !done(&got) {
-        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => break,
-            Ok(Ok(n)) => got.extend_from_slice(&chunk[..n]),
-            Err(_) => return (got, false),
-        }
-    }
-    (got, true)
-}
-
-/// Everything the server sends until it closes the connection, or what came before
-/// `within` ran out (then `closed` is false).
-pub async fn read_until_closed(
-    stream: &mut TcpStream,
-    within: std::time::Duration,
-) -> (String, bool) {
-    let (got, closed) = read_until(stream, within, |_| false).await;
-    (String::from_utf8_lossy(&got).into_owned(), closed)
 }

@@ -1,0 +1,15 @@
+//! How the tests run the service and talk to it.
+//!
+//! - `app`: the real application in this process, on port 0 ([`spawn_sqlite`] ...);
+//! - `postgres`: a PostgreSQL database of a test's own;
+//! - `process`: the real executable, as a command or as a server (`ServerProcess`);
+//! - `client`: the one way tests talk HTTP, to either.
+
+mod app;
+pub mod client;
+mod postgres;
+pub mod process;
+
+pub use app::{TestApp, spawn, spawn_postgres, spawn_sqlite, spawn_sqlite_with, spawn_with};
+pub use client::{assert_problem, read_until, read_until_closed};
+pub use postgres::{drop_postgres_database, fresh_postgres_database};
