@@ -33,7 +33,12 @@ pub fn send_signal(child: &Child, name: &str) {
     // SAFETY: kill(2) takes plain integers and touches no memory of ours; the pid is
     // that of our own child, which is not yet reaped (we hold its `Child`).
     let sent = unsafe { libc::kill(pid, signal) };
-    assert_eq!(sent, 0, "SIG{name} sent: {}", std::io::Error::last_os_error());
+    assert_eq!(
+        sent,
+        0,
+        "SIG{name} sent: {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// Runs `cmd` to its end, killing it (and failing the test) after `limit`.
