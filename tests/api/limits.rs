@@ -3,7 +3,7 @@
 //! misbehave in ways an HTTP client will not (stall mid-headers, mid-body).
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use futures::future::join_all;
