@@ -125,7 +125,7 @@ deny_ok() {
   esac
 }
 check "cargo-deny takes its networked path: PASS on the fetched database, or SKIP naming the source it cannot reach" "${deny:-no stage line}" deny_ok
-for name in "nix checks" "nix build:" "nix image: assembled" "PostgreSQL by host name from the Nix image" "nix image: bounded memory"; do
+for name in "nix checks" "nix build:" "nix image: nix build .#image" "PostgreSQL by host name from the Nix image" "nix image: bounded memory"; do
   line="$(stage_line "$work/run1.log" "$name")"
   case "$line" in
     "=== SKIP "*nix*) result ok "$name: a SKIP naming what is missing" "$line" ;;
@@ -193,8 +193,8 @@ nix_build_ok() {
 }
 check "nix build: 'nix build .#packages.x86_64-linux.default' is asked, and its failure is a FAIL" \
   "$(stage_line "$work/run3.log" "nix build:")" nix_build_ok
-check "nix image: a SKIP naming the failed build it needs" "$(stage_line "$work/run3.log" "nix image: assembled")" \
-  grep -qE '^=== SKIP nix image: assembled.*which failed' "$work/run3.log"
+check "nix image: a SKIP naming the failed build it needs" "$(stage_line "$work/run3.log" "nix image: nix build .#image")" \
+  grep -qE '^=== SKIP nix image: nix build .#image.*which failed' "$work/run3.log"
 check "exit status 1: a stage failed" "exit $status" test "$status" = 1
 
 # ---- run 5 -------------------------------------------------------------------
