@@ -14,10 +14,20 @@ let
   # cleanCargoSource keeps only *.rs, *.toml and Cargo.lock, so editing the
   # README, the Nix files or the scripts does not rebuild the crate. Nothing in
   # src/ embeds another kind of file today (the migrations are Rust code). If
-  # the code ever include_str!s SQL or JSON, or tests read fixture files,
-  # switch to lib.fileset.toSource with craneLib.fileset.commonCargoSources
-  # plus those files, or the sandboxed build will not see them.
+  # the code ever include_str!s SQL or JSON, switch to lib.fileset.toSource
+  # with craneLib.fileset.commonCargoSources plus those files, or the
+  # sandboxed build will not see them.
   src = craneLib.cleanCargoSource root;
+
+  # The tests also read the data fixtures every release leaves (a SQLite file,
+  # a SQL dump, JSON): only checks.tests sees them, so they rebuild nothing else.
+  testSrc = lib.fileset.toSource {
+    inherit root;
+    fileset = lib.fileset.unions [
+      (craneLib.fileset.commonCargoSources root)
+      (root + "/tests/fixtures")
+    ];
+  };
 
   commonArgs = {
     inherit src;
@@ -167,6 +177,7 @@ assert toolchainIsNewEnough;
     tests = craneLib.cargoTest (
       devArgs
         // {
+        src = testSrc;
         cargoArtifacts = devArtifacts;
         # The sandbox's HOME (/homeless-shelter) does not exist; TMPDIR is
         # already a writable build directory.

@@ -119,14 +119,34 @@ nix_build_stage() {
   fi
 }
 
+arm64_contract() {
+  scripts/setup/binfmt-arm64.sh && scripts/test/image.sh --built-from-compat "$image_arm64"
+}
+
+arm64_smoke() {
+  scripts/setup/binfmt-arm64.sh && scripts/test/smoke-binary.sh --arch arm64 --image "$image_arm64"
+}
+
+# publish_stage: both architectures under one tag; needs the amd64 build as well
+# (the stage's --needs names the arm64 one).
+publish_stage() {
+  if [[ "${stage_outcome[$built]:-}" != pass ]]; then
+    echo "SKIP needs \"$built\", which did not pass in this run"
+    return "$TB_EXIT_SKIP"
+  fi
+  scripts/setup/binfmt-arm64.sh && scripts/test/publish.sh "$image" "$image_arm64"
+}
+
 stage "rust lints (fmt, clippy)" rust_lints
 stage "rust tests (SQLite and PostgreSQL)" rust_tests
+stage "data: backup onto a full volume leaves the live database untouched" scripts/test/backup-full.sh
 stage "lints: shell (shellcheck), Python (ruff), Lua (luacheck)" scripts/check/lints.sh
 stage "shell library: mirror choice, no registry host names" scripts/suite/mirror-and-hosts.sh
 stage "nix checks" scripts/check/nix.sh
 stage "supply chain: cargo-deny" scripts/check/deny.sh
 stage "Dockerfile lint (hadolint)" dockerfile_lint
 stage "Kubernetes manifests (kustomize, kubernetes-validate, checkov)" scripts/check/manifests.sh
+stage "Prometheus alert rules (promtool check and test)" scripts/check/alerts.sh
 stage "API against its OpenAPI document (schemathesis)" scripts/test/schema.sh
 stage "a client generated from the OpenAPI document (openapi-python-client)" scripts/test/client.sh
 stage "fresh-machine order: Docker client chosen after its install" scripts/suite/fresh-order.sh
@@ -136,6 +156,15 @@ stage "compat image: build" scripts/build/compat-image.sh "$image"
 built="compat image: build"
 stage --needs "$built" "compat image: container contract" scripts/test/image.sh --built-from-compat "$image"
 stage --needs "$built" "compat image: binary smoke test" scripts/test/smoke-binary.sh --image "$image"
+stage --needs "$built" "compat image: a real Prometheus scrapes /metrics, counts exact" scripts/test/prometheus.sh "$image"
+# arm64: cross-compiled on this machine, run through qemu-user-static.
+image_arm64="${TEST_IMAGE_ARM64:-tasks-backend:compat-arm64}"
+built_arm64="compat image arm64: build (cross-compiled)"
+stage "$built_arm64" scripts/build/compat-image.sh --platform linux/arm64 "$image_arm64"
+stage --needs "$built_arm64" "compat image arm64: container contract (qemu-user-static)" arm64_contract
+stage --needs "$built_arm64" "compat image arm64: binary smoke test (qemu-user-static)" arm64_smoke
+stage --needs "$built_arm64" "compat image arm64: SBOM and syft" scripts/test/sbom.sh "$image_arm64"
+stage --needs "$built_arm64" "multi-arch tag: publish both images to a local registry, pull back" publish_stage
 nix_image="${TEST_NIX_IMAGE:-tasks-backend:nix}"
 nix_build="nix build: crane's real phases, offline (package, image, tests, closure)"
 stage "$nix_build" nix_build_stage
@@ -148,7 +177,11 @@ stage --needs "$built" "PostgreSQL by host name from the compat image (DNS, /etc
 stage --needs "$nix_image_stage" "PostgreSQL by host name from the Nix image" scripts/test/postgres-dns.sh "$nix_image"
 stage --needs "$nix_image_stage" "nix image: bounded memory under worst-case lists and stalled connections" scripts/test/load.sh "$nix_image"
 stage --needs "$built" "compose.yaml: SQLite and postgres profiles (docker-compose)" scripts/test/compose.sh "$image"
-stage --needs "$built" "Swarm: rolling update, kill, database outage, rollback" scripts/test/swarm.sh "$image"
+# The previous schema version's image, for the Swarm stage's rolling update and
+# rollback across a migration (it reuses the compat build's dependency layer).
+previous="${image%%:*}:previous"
+stage --needs "$built" "previous schema's image: build" scripts/build/previous-image.sh "$previous"
+stage --needs "previous schema's image: build" "Swarm: rolling update across a migration, rollback with it applied, kill, database outage, broken update" scripts/test/swarm.sh --previous "$previous" "$image"
 
 echo
 if ((${#failures[@]} > 0)); then

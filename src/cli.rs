@@ -1,14 +1,17 @@
-//! The command line: parse arguments and settings, then serve or probe. Exit status:
-//! 0 on success, 1 on a runtime failure, 2 on a bad argument or setting.
+//! The command line: parse arguments and settings, then serve, probe or run a
+//! maintenance command. Exit status: 0 on success, 1 on a runtime failure, 2 on a
+//! bad argument or setting, or a database schema this binary may not use.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use crate::configuration::Settings;
+use crate::server::Metrics;
 use crate::server::ShutdownSignal;
 use crate::startup::{Application, StartupError};
-use crate::{healthcheck, telemetry};
+use crate::{healthcheck, maintenance, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,12 +26,28 @@ struct Cli {
     command: Option<Command>,
 }
 
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 enum Command {
     /// Serve the API (the default).
     Serve,
     /// Ask the local server's /livez; exit 0 on 200, 1 otherwise. For container health checks.
     Healthcheck,
+    /// Copy the live SQLite database to DEST (a new file), consistently, while the
+    /// server serves; then check the copy.
+    Backup { dest: PathBuf },
+    /// Show or apply the database's schema migrations, then exit.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+enum MigrateAction {
+    /// List the applied, pending and unknown-to-this-binary migrations; exit 0.
+    Status,
+    /// Apply the pending migrations (as start-up does), then exit.
+    Up,
 }
 
 const EXIT_FAILURE: u8 = 1;
@@ -44,7 +63,7 @@ pub fn run() -> ExitCode {
             // Docker reads exit status 2 from a health check as reserved: a probe says 1.
             let code = match command {
                 Command::Healthcheck => EXIT_FAILURE,
-                Command::Serve => EXIT_BAD_SETTINGS,
+                _ => EXIT_BAD_SETTINGS,
             };
             return ExitCode::from(code);
         }
@@ -61,12 +80,21 @@ pub fn run() -> ExitCode {
     };
     match command {
         Command::Healthcheck => runtime.block_on(healthcheck::run(&settings)),
+        Command::Backup { dest } => {
+            runtime.block_on(maintenance::backup(&settings.database, &dest))
+        }
+        Command::Migrate {
+            action: MigrateAction::Status,
+        } => runtime.block_on(maintenance::migrate_status(&settings.database)),
+        Command::Migrate {
+            action: MigrateAction::Up,
+        } => runtime.block_on(maintenance::migrate_up(&settings.database)),
         Command::Serve => {
             // Held until the end of `run`, so buffered log lines are flushed at exit.
             let telemetry = telemetry::init(settings.log_format, &settings.log_level);
             runtime.block_on(async {
                 let reporter = telemetry.as_ref().map(|t| t.spawn_drop_reporter());
-                let code = serve(settings).await;
+                let code = serve(settings, telemetry.as_ref()).await;
                 if let Some(reporter) = reporter {
                     reporter.abort();
                 }
@@ -79,7 +107,7 @@ pub fn run() -> ExitCode {
     }
 }
 
-async fn serve(settings: Settings) -> ExitCode {
+async fn serve(settings: Settings, telemetry: Option<&telemetry::Telemetry>) -> ExitCode {
     let mut shutdown = match ShutdownSignal::install() {
         Ok(shutdown) => shutdown,
         Err(err) => {
@@ -97,12 +125,17 @@ async fn serve(settings: Settings) -> ExitCode {
             tracing::error!(error = %err, "start-up failed");
             eprintln!("tasks-backend: {err}");
             let code = match err {
-                StartupError::BadSetting(_) => EXIT_BAD_SETTINGS,
+                StartupError::BadSetting(_) | StartupError::IncompatibleSchema(_) => {
+                    EXIT_BAD_SETTINGS
+                }
                 StartupError::Database(_) => EXIT_FAILURE,
             };
             return ExitCode::from(code);
         }
     };
+    if let Some(telemetry) = telemetry {
+        observe_dropped_lines(app.metrics(), telemetry);
+    }
     match app
         .run_until_stopped(async move { shutdown.recv().await })
         .await
@@ -114,4 +147,17 @@ async fn serve(settings: Settings) -> ExitCode {
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// The log lines dropped, as a counter read at each scrape.
+fn observe_dropped_lines(metrics: &Metrics, telemetry: &telemetry::Telemetry) {
+    const DROPPED: &str = "tasks_backend_log_lines_dropped_total";
+    let dropped = telemetry.dropped_lines();
+    metrics.record(|| {
+        metrics::describe_counter!(
+            DROPPED,
+            "Log lines dropped because stdout was not keeping up"
+        );
+    });
+    metrics.on_scrape(move || metrics::counter!(DROPPED).absolute(dropped() as u64));
 }

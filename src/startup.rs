@@ -7,9 +7,9 @@ use std::io;
 use std::net::SocketAddr;
 
 use crate::configuration::{Settings, SettingsError};
-use crate::db::{self, ConnectError, TaskStore};
+use crate::db::{self, ConnectError, SchemaError, TaskStore};
 use crate::routes::{self, AppState};
-use crate::server::{Listener, Readiness, Refusal, Server};
+use crate::server::{Listener, Metrics, Observe, Readiness, Refusal, Server};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -20,12 +20,19 @@ pub enum StartupError {
     /// succeed.
     #[error(transparent)]
     Database(ConnectError),
+    /// The database holds migrations this binary may not use (exit status 2): no
+    /// restart will change that; an operator picks another release.
+    #[error(transparent)]
+    IncompatibleSchema(SchemaError),
 }
 
 impl From<ConnectError> for StartupError {
     fn from(err: ConnectError) -> Self {
         match err {
             ConnectError::Refused(bad) => Self::BadSetting(bad),
+            ConnectError::Schema(err @ SchemaError::Incompatible { .. }) => {
+                Self::IncompatibleSchema(err)
+            }
             other => Self::Database(other),
         }
     }
@@ -36,6 +43,7 @@ pub struct Application {
     server: Server,
     /// Closed once the server has stopped.
     store: TaskStore,
+    metrics: Metrics,
 }
 
 impl Application {
@@ -47,11 +55,14 @@ impl Application {
             .await
             .map_err(|err| cannot_listen(wanted, &err))?;
         let readiness = Readiness::default();
+        let metrics = Metrics::new(settings.metrics_enabled);
+        observe_pools(&metrics, &store);
         let app = routes::app(
             store.clone(),
             AppState {
                 readiness: readiness.clone(),
                 replica_id: settings.replica_id.clone(),
+                metrics: metrics.clone(),
             },
             &settings.requests,
         );
@@ -62,9 +73,23 @@ impl Application {
             Refusal::render(routes::render),
             readiness,
             settings.shutdown,
+            Observe {
+                metrics: metrics.clone(),
+                route_of: routes::route_of(),
+            },
         );
         tracing::info!(addr = %server.addr(), database = %settings.database.url.redacted(), replica = %settings.replica_id, "listening");
-        Ok(Self { server, store })
+        Ok(Self {
+            server,
+            store,
+            metrics,
+        })
+    }
+
+    /// The registry `/metrics` renders, for the process to add what it alone knows
+    /// (the log lines dropped).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The bound port: the real one when the settings asked for port 0.
@@ -89,6 +114,44 @@ impl Application {
         tracing::info!("stopped");
         served
     }
+}
+
+/// The two pools' figures, read at each scrape, under OpenTelemetry's names for
+/// database client connection pools.
+fn observe_pools(metrics: &Metrics, store: &TaskStore) {
+    use ::metrics::{counter, describe_counter, describe_gauge, gauge};
+    const COUNT: &str = "db_client_connection_count";
+    const MAX: &str = "db_client_connection_max";
+    const PENDING: &str = "db_client_connection_pending_requests";
+    const TIMEOUTS: &str = "db_client_connection_timeouts_total";
+    const POOL: &str = "db_client_connection_pool_name";
+    const STATE: &str = "db_client_connection_state";
+    metrics.record(|| {
+        describe_gauge!(
+            COUNT,
+            "Open database connections, by pool and state (idle, used)"
+        );
+        describe_gauge!(MAX, "The bound on a pool's connections");
+        describe_gauge!(
+            PENDING,
+            "Store operations waiting for a connection (on SQLite, or for their turn to write)"
+        );
+        describe_counter!(
+            TIMEOUTS,
+            "Store operations that gave up waiting for a connection"
+        );
+    });
+    let store = store.clone();
+    metrics.on_scrape(move || {
+        for pool in store.pool_stats() {
+            gauge!(COUNT, POOL => pool.name, STATE => "idle").set(pool.idle);
+            gauge!(COUNT, POOL => pool.name, STATE => "used")
+                .set(pool.open.saturating_sub(pool.idle));
+            gauge!(MAX, POOL => pool.name).set(pool.max);
+            gauge!(PENDING, POOL => pool.name).set(pool.pending);
+            counter!(TIMEOUTS, POOL => pool.name).absolute(pool.timeouts);
+        }
+    });
 }
 
 /// The kernel's answer says which setting is wrong: an address this host does not

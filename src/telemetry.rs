@@ -64,6 +64,12 @@ impl Telemetry {
         })
     }
 
+    /// Log lines dropped so far.
+    pub fn dropped_lines(&self) -> impl Fn() -> usize + Send + Sync + 'static {
+        let dropped = self.dropped.clone();
+        move || dropped.dropped_lines()
+    }
+
     /// The last word at shutdown: how many lines were dropped over the whole run.
     pub fn report_total(&self) {
         let total = self.dropped.dropped_lines();

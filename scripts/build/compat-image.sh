@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Build the compat image from Dockerfile.compat with BuildKit.
-# Usage: scripts/build/compat-image.sh [TAG]        (default tasks-backend:compat)
+# Usage: scripts/build/compat-image.sh [--platform PLATFORM] [TAG]
+#   TAG       default tasks-backend:compat
+#   PLATFORM  the image's platform (docker build --platform), e.g. linux/arm64:
+#             cross-compiled by the builder on this machine's own platform;
+#             default this machine's
 # Env:
 #   DOCKER         client (default: Debian's /usr/bin/docker, installed when missing)
 #   RUST_IMAGE     builder image; default: rust:1.95-slim-bookworm when present
@@ -22,6 +26,12 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/lib.sh"
 ensure_docker
 here="$TB_SCRIPTS"
+platform=()
+if [[ "${1:-}" == --platform ]]; then
+  [[ $# -ge 2 ]] || { echo "usage: scripts/build/compat-image.sh [--platform PLATFORM] [TAG]" >&2; exit 2; }
+  platform=(--platform "$2")
+  shift 2
+fi
 tag="${1:-tasks-backend:compat}"
 context="${BUILD_CONTEXT:-$(dirname "$here")}"
 official="rust:1.95-slim-bookworm"
@@ -53,7 +63,7 @@ else
 fi
 version="$(sed -n '/^\[package\]/,/^\[/s/^version = "\(.*\)"/\1/p' "$context/Cargo.toml" | head -n 1)"
 
-args=(build -f "$context/Dockerfile.compat" --build-arg "RUST_IMAGE=$RUST_IMAGE" -t "$tag"
+args=(build "${platform[@]}" -f "$context/Dockerfile.compat" --build-arg "RUST_IMAGE=$RUST_IMAGE" -t "$tag"
   --build-arg "REVISION=$revision" --build-arg "CREATED=$created" --build-arg "VERSION=$version")
 ca="${CA_BUNDLE-/etc/ssl/certs/ca-certificates.crt}"
 if [[ -n "$ca" && -f "$ca" ]]; then
@@ -63,7 +73,7 @@ fi
 # -f: untags TAG even while a container still uses it (the image then stays,
 # untagged, for that container only).
 "$DOCKER" rmi -f "$tag" >/dev/null 2>&1 || true
-echo "build-image: building $tag from $context with RUST_IMAGE=$RUST_IMAGE (revision $revision, $created, version $version)"
+echo "build-image: building $tag${platform[1]:+ for ${platform[1]}} from $context with RUST_IMAGE=$RUST_IMAGE (revision $revision, $created, version $version)"
 start=$SECONDS
 DOCKER_BUILDKIT=1 "$DOCKER" "${args[@]}" "$context"
 size="$("$DOCKER" image inspect -f '{{.Size}}' "$tag")"

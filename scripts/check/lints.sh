@@ -27,7 +27,7 @@ while IFS= read -r -d '' f; do
     *.py) python_files+=("$f") ;;
     *.lua) lua_files+=("$f") ;;
     *)
-      case "$(head -n 1 "$f" 2>/dev/null || true)" in
+      case "$(head -n 1 "$f" 2>/dev/null | tr -d '\0' || true)" in
         '#!'*bash* | '#!'*/sh | '#!'*' sh') shell_files+=("$f") ;;
         '#!'*python*) python_files+=("$f") ;;
       esac

@@ -12,6 +12,12 @@
       data volume). A memory limit in a compose file must equal the pods' one.
       Prints the number of objects; exits 1 listing every problem.
 
+  check-manifests.py monitoring FILE
+      FILE is an overlay rendered with components/monitoring. Checks that its
+      ServiceMonitor selects the Service by its labels, scrapes a port the
+      Service names, on /metrics, and that the pod template carries the
+      prometheus.io scrape annotations on the container's port.
+
   check-manifests.py checkov --require FRAMEWORKS --allow-skips IDS JSON...
       Sums checkov's JSON reports: exits 1 if any check failed, a file did not
       parse, a skip has no reason or is not one of IDS (the reviewed list, so a
@@ -271,6 +277,45 @@ def pods(directory, compose_files):
     return 1 if problems else 0
 
 
+def monitoring(path):
+    with open(path, encoding="utf-8") as f:
+        objects = [o for o in yaml.safe_load_all(f) if o]
+    by_kind = {o["kind"]: o for o in objects}
+    problems = Problems()
+    monitor, service, deployment = (by_kind.get(k) for k in
+                                    ("ServiceMonitor", "Service", "Deployment"))
+    if not (monitor and service and deployment):
+        print(f"FAIL {path}: expected a ServiceMonitor, a Service and a Deployment: "
+              f"{sorted(by_kind)}")
+        return 1
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    labels = service["metadata"].get("labels", {})
+    problems.check(selector.items() <= labels.items(), "ServiceMonitor",
+                   f"selects {selector}, the Service has {labels}")
+    problems.check(monitor["metadata"].get("namespace") == NAMESPACE, "ServiceMonitor",
+                   f"not in namespace {NAMESPACE}")
+    port_names = {p.get("name") for p in service["spec"]["ports"]}
+    for endpoint in monitor["spec"]["endpoints"]:
+        problems.check(endpoint.get("port") in port_names, "ServiceMonitor",
+                       f"port {endpoint.get('port')} is not one of the Service's {port_names}")
+        problems.check(endpoint.get("path") == "/metrics", "ServiceMonitor",
+                       f"path {endpoint.get('path')}")
+    template = deployment["spec"]["template"]
+    annotations = template["metadata"].get("annotations", {})
+    container_ports = {str(p["containerPort"]) for c in template["spec"]["containers"]
+                       for p in c.get("ports", [])}
+    problems.check(annotations.get("prometheus.io/scrape") == "true", "pod template",
+                   "no prometheus.io/scrape: true")
+    problems.check(annotations.get("prometheus.io/port") in container_ports, "pod template",
+                   f"prometheus.io/port is not one of the container's ports {container_ports}")
+    problems.check(annotations.get("prometheus.io/path") == "/metrics", "pod template",
+                   "prometheus.io/path is not /metrics")
+    for p in problems:
+        print(f"FAIL {p}")
+    print(f"monitoring: ServiceMonitor and scrape annotations: {len(problems)} problems")
+    return 1 if problems else 0
+
+
 def checkov(required, allowed_skips, reports):
     status = 0
     covered = set()
@@ -324,6 +369,8 @@ def main():
     p = sub.add_parser("pods")
     p.add_argument("directory")
     p.add_argument("compose_files", nargs="*")
+    m = sub.add_parser("monitoring")
+    m.add_argument("file")
     c = sub.add_parser("checkov")
     c.add_argument("--require", default="", help="comma-separated frameworks")
     c.add_argument("--allow-skips", default="", help="comma-separated check ids")
@@ -331,6 +378,8 @@ def main():
     args = parser.parse_args()
     if args.command == "pods":
         return pods(args.directory, args.compose_files)
+    if args.command == "monitoring":
+        return monitoring(args.file)
     return checkov([f for f in args.require.split(",") if f],
                    {i for i in args.allow_skips.split(",") if i}, args.reports)
 

@@ -100,6 +100,22 @@ for f in compose*.yaml deploy/swarm/*.yaml; do
 done
 python3 scripts/check/manifests.py pods "$rendered" "${compose_files[@]}"
 
+# 3b. The monitoring component, rendered over the postgres overlay as a user's
+# overlay would use it. Its ServiceMonitor is a custom resource, which no
+# Kubernetes schema knows, so it is checked against the objects it points at
+# instead of by kubernetes-validate.
+monitoring_overlay="$work/monitoring-postgres"
+mkdir -p "$monitoring_overlay"
+to_repo="$(realpath --relative-to="$monitoring_overlay" "$repo")"
+cat >"$monitoring_overlay/kustomization.yaml" <<EOF
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources: [$to_repo/$manifests/overlays/postgres]
+components: [$to_repo/$manifests/components/monitoring]
+EOF
+"$kubectl" kustomize "$monitoring_overlay" >"$work/monitoring-postgres.yaml"
+python3 scripts/check/manifests.py monitoring "$work/monitoring-postgres.yaml"
+
 # 4. checkov, offline (--skip-download: nothing fetched from its vendor). It
 # has no Docker Compose policies: on compose and Swarm files only its secrets
 # scan applies. Everything under deploy/kubernetes is also scanned for secrets

@@ -24,6 +24,7 @@
 #            scripts/ensure-postgres.sh started, and any other: its binaries go)
 #   apt      docker.io containerd runc tini docker-compose, postgresql*, and the
 #            tools stages install with apt: shellcheck lua-check debootstrap nix-bin
+#            prometheus
 #   PyPI     every distribution in Python's user site: the suite installs all its
 #            PyPI tools there (pip_install in scripts/lib/lib.sh), and a tool left by an
 #            earlier run would hide a missing install step, the very defect this
@@ -116,7 +117,7 @@ containerd_pids="$(pids containerd)"
 postgres_pids="$(postmasters)"
 
 mapfile -t apt_pkgs < <(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' \
-  docker.io containerd runc tini docker-compose 'postgresql*' shellcheck lua-check debootstrap nix-bin 2>/dev/null |
+  docker.io containerd runc tini docker-compose 'postgresql*' shellcheck lua-check debootstrap nix-bin prometheus 2>/dev/null |
   awk '$1 ~ /^[ih]/ { print $2 }')
 
 user_site="$(python3 -m site --user-site 2>/dev/null || true)"
@@ -228,7 +229,7 @@ remove_all() {
     rm -rf "${paths[@]}"
   fi
   hash -r
-  for tool in dockerd /usr/bin/docker containerd runc shellcheck luacheck debootstrap nix-instantiate hadolint ruff deadnix nixpkgs-fmt; do
+  for tool in dockerd /usr/bin/docker containerd runc shellcheck luacheck debootstrap nix-instantiate hadolint ruff deadnix nixpkgs-fmt prometheus promtool; do
     if command -v "$tool" >/dev/null 2>&1; then left+="$tool "; fi
   done
   [[ ! -d /usr/lib/postgresql ]] || [[ -z "$(ls -A /usr/lib/postgresql)" ]] || left+="/usr/lib/postgresql "

@@ -191,7 +191,7 @@ c4_dockerignore() {
     note "the .dockerignore list holds; the build without it not run (SKIP_NO_DOCKERIGNORE_BUILD=1)"
     exit "$TB_EXIT_SKIP"
   fi
-  local copy="$work/no-ignore-ctx" start=$SECONDS
+  local copy="$work/no-ignore-ctx" start=$SECONDS revision
   mkdir -p "$copy"
   if git -C "$repo" rev-parse --git-dir >/dev/null 2>&1; then
     git -C "$repo" ls-files -z -co --exclude-standard | tar -C "$repo" --null -T - -c | tar -C "$copy" -x
@@ -200,7 +200,14 @@ c4_dockerignore() {
   fi
   rm -f "$copy/.dockerignore"
   track image "$run_id-noignore"
-  BUILD_CONTEXT="$copy" timeout 1800 "$repo/scripts/build/compat-image.sh" "$run_id-noignore" >"$work/noignore.log" 2>&1 ||
+  # The copy has no .git: name the same commit as the image under test, so the
+  # build-info ARG (set before the service's compile) does not turn this check
+  # into a second full compile of an unchanged source. For IMAGE's platform (an
+  # arm64 image: the arm64 build).
+  revision=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)
+  BUILD_CONTEXT="$copy" REVISION="$revision" timeout 1800 "$repo/scripts/build/compat-image.sh" \
+    --platform "$(jq -r '.[0].Os + "/" + .[0].Architecture' "$work/inspect.json")" \
+    "$run_id-noignore" >"$work/noignore.log" 2>&1 ||
     fail "build without .dockerignore failed: $(tail -n 2 "$work/noignore.log" | tr '\n' ' ')"
   note "built without .dockerignore in $((SECONDS - start))s"
 }

@@ -2,7 +2,8 @@
 # Contract check: syft, reading the image alone, finds every crate that the
 # release binary links, at the version Cargo.lock holds.
 # Usage: scripts/test/sbom.sh IMAGE
-# Linked: `cargo tree` of the service for the host target, normal edges without
+# Linked: `cargo tree` of the service for the image's target (its architecture:
+# amd64 or arm64), normal edges without
 # proc-macros (macros and build scripts run at build time and are not linked).
 # Found: the pkg:cargo components of scripts/build/sbom.sh's CycloneDX file, which
 # syft reads from the list cargo-auditable embedded in the binary.
@@ -25,9 +26,19 @@ trap 'rm -rf "$work"' EXIT
 
 sbom="$("$root/scripts/build/sbom.sh" "$image" | tail -n 1)"
 
-host="$(rustc -vV | sed -n 's/^host: //p')"
+# shellcheck source=scripts/lib/lib.sh
+source "$root/scripts/lib/lib.sh"
+docker_client
+case "$("$DOCKER" image inspect -f '{{.Architecture}}' "$image")" in
+  amd64) target=x86_64-unknown-linux-gnu ;;
+  arm64) target=aarch64-unknown-linux-gnu ;;
+  *)
+    echo "test-sbom: FAIL $image: an architecture this test knows no Rust target for" >&2
+    exit 1
+    ;;
+esac
 # "name vX.Y.Z" per line (path crates carry their directory after the version).
-(cd "$root" && cargo tree --locked --target "$host" -e normal,no-proc-macro \
+(cd "$root" && cargo tree --locked --target "$target" -e normal,no-proc-macro \
   --prefix none -f '{p}') |
   awk '{ sub(/^v/, "", $2); print $1 " " $2 }' | sort -u >"$work/expected"
 

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # The service smoke test, run on a built binary: start it on a fresh SQLite file,
 # GET /health, create a task, list it back, stop it with SIGTERM (exit 0 within
-# 10 s), and check it is a static x86-64 ELF (what both images ship).
-# Usage: scripts/test/smoke-binary.sh BINARY
-#        scripts/test/smoke-binary.sh --image IMAGE   (the image's /bin/tasks-backend)
+# 10 s), and check it is a static ELF of the expected machine (what both images
+# ship).
+# Usage: scripts/test/smoke-binary.sh [--arch ARCH] BINARY
+#        scripts/test/smoke-binary.sh [--arch ARCH] --image IMAGE   (the image's /bin/tasks-backend)
+#   ARCH  amd64 (ELF machine X86-64) or arm64 (AArch64); default this machine's.
+#         With --image the image's configured architecture must be ARCH too.
+#         An arm64 binary runs here through qemu-user-static
+#         (scripts/setup/binfmt-arm64.sh registers it).
 # Used on the compat image's binary and on the one crane builds
 # (scripts/test/nix-build.sh), so both pass the same test.
 set -euo pipefail
@@ -12,9 +17,20 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/lib.sh"
 
 usage() {
-  echo "usage: scripts/test/smoke-binary.sh BINARY | --image IMAGE" >&2
+  echo "usage: scripts/test/smoke-binary.sh [--arch amd64|arm64] BINARY | --image IMAGE" >&2
   exit 2
 }
+arch="$(dpkg --print-architecture)"
+if [[ "${1:-}" == --arch ]]; then
+  [[ $# -ge 2 ]] || usage
+  arch="$2"
+  shift 2
+fi
+case "$arch" in
+  amd64) machine=X86-64 ;;
+  arm64) machine=AArch64 ;;
+  *) usage ;;
+esac
 work="$(mktemp -d "${TMPDIR:-/tmp}/tasks-smoke.XXXXXX")"
 container="smoke-binary-$$"
 cleanup() {
@@ -28,6 +44,8 @@ case "${1:-}" in
   --image)
     [[ $# -eq 2 ]] || usage
     ensure_docker
+    image_arch="$("$DOCKER" image inspect -f '{{.Os}}/{{.Architecture}}' "$2")"
+    check "image platform" "$image_arch" test "$image_arch" = "linux/$arch"
     # The image has no shell: the binary is copied out of a created container.
     "$DOCKER" create --name "$container" "$2" >/dev/null
     "$DOCKER" cp -L "$container:/bin/tasks-backend" "$work/tasks-backend"
@@ -42,19 +60,17 @@ case "${1:-}" in
     ;;
 esac
 
-# elf_kind FILE: "x86-64 static" for a static (or static-pie) x86-64 ELF.
+# elf_kind FILE: "MACHINE static" for a static (or static-pie) ELF, MACHINE as
+# readelf names it (X86-64, AArch64).
 elf_kind() {
   local header
   header="$(readelf -h "$1" 2>/dev/null)" || return 1
-  grep -q 'Machine:.*X86-64' <<<"$header" || {
-    echo "not x86-64"
-    return 0
-  }
-  if readelf -l "$1" 2>/dev/null | grep -q 'INTERP'; then echo "x86-64 dynamic"; else echo "x86-64 static"; fi
+  header="$(sed -n 's/^ *Machine: *//p' <<<"$header" | awk '{ print $NF }')"
+  if readelf -l "$1" 2>/dev/null | grep -q 'INTERP'; then echo "$header dynamic"; else echo "$header static"; fi
 }
 
 kind="$(elf_kind "$bin" || echo "not an ELF")"
-check "static x86-64 ELF" "$what: $kind" test "$kind" = "x86-64 static"
+check "static $machine ELF" "$what: $kind" test "$kind" = "$machine static"
 version="$("$bin" --version 2>&1 || true)"
 check "--version" "$version" grep -qx "tasks-backend $(awk -F'"' '/^version = / { print $2; exit }' "$TB_ROOT/Cargo.toml")" <<<"$version"
 

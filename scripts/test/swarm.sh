@@ -5,7 +5,13 @@
 # published port on 127.0.0.1 the whole time. Measures, prints and asserts:
 #   0. requests spread over all 3 replicas (X-Replica-Id; each >= 15 % of them)
 #   1. rolling update to a new tag: 0 failed requests, every replica replaced,
-#      within 120 s;
+#      within 120 s; with --previous PREVIOUS, the stack starts on PREVIOUS (the
+#      image of the schema version before IMAGE's, scripts/build/previous-image.sh)
+#      and the update goes to IMAGE: IMAGE's first replica applies its new
+#      migration while PREVIOUS's replicas serve on the same database; then
+#      1b. the rollback to PREVIOUS with the new migration applied, and
+#      1c. forward to IMAGE again: each 0 failed requests, every replica replaced,
+#      and the list's total equal to count(*) in PostgreSQL after them;
 #   2. one replica SIGKILLed: Swarm replaces it within 60 s; failed requests at
 #      most 4 (the load generator's concurrency: only requests in flight on the
 #      killed replica may fail);
@@ -19,12 +25,18 @@
 # figures for README, not assertions: see bench/).
 # Initialises a Swarm only when the engine is in none, and then leaves it; removes
 # the stack, its secrets, config, network, volume and the tags it made, even on
-# failure. Takes about 3-4 minutes. Usage: scripts/test/swarm.sh IMAGE
+# failure. Takes about 3-4 minutes (1b and 1c: about 1 more).
+# Usage: scripts/test/swarm.sh [--previous PREVIOUS] IMAGE
 # Ends with "N passed, M failed, K skipped".
 set -euo pipefail
 
+previous=""
+if [[ "${1:-}" == --previous && $# -ge 2 ]]; then
+  previous="$2"
+  shift 2
+fi
 if [[ $# -ne 1 ]]; then
-  echo "usage: $0 IMAGE" >&2
+  echo "usage: $0 [--previous PREVIOUS] IMAGE" >&2
   exit 64
 fi
 image="$1"
@@ -95,7 +107,7 @@ task_images() {
 "$here/../setup/haproxy-image.sh"
 pg_major=$("$DOCKER" image ls --format '{{.Tag}}' tasks-backend-postgres | grep -E '^[0-9]+$' | head -n 1)
 ha_version=$("$DOCKER" image ls --format '{{.Tag}}' tasks-backend-haproxy | grep -E '^[0-9]+\.[0-9]+$' | head -n 1)
-export POSTGRES_IMAGE="postgres:$pg_major" HAPROXY_IMAGE="haproxy:$ha_version" TASKS_IMAGE="$image"
+export POSTGRES_IMAGE="postgres:$pg_major" HAPROXY_IMAGE="haproxy:$ha_version" TASKS_IMAGE="${previous:-$image}"
 apt_tool jq jq
 
 # The Swarm: ours only if the engine was in none.
@@ -174,8 +186,41 @@ rolled_ok() {
   [[ "$(update_state)" == completed && "$replaced" -eq 0 && "$(field .failed "$s")" -eq 0 ]] \
     && [[ "$(task_images | sort -u)" == "$new_tag" ]]
 }
-check "1. rolling update to $new_tag: every replica replaced, 0 failed requests, within 120 s" \
+check "1. rolling update ${previous:+from $previous }to $new_tag: every replica replaced, 0 failed requests, within 120 s" \
   "took $(elapsed "$t0" "$t1") s; state $(update_state); $(field .requests "$s") requests, $(field .failed "$s") failed $(fieldc .by_status "$s"); $replaced old tasks left" rolled_ok
+
+# psql SQL: one value from the stack's PostgreSQL.
+psql_value() {
+  local pg
+  pg=$("$DOCKER" ps -q --filter "label=com.docker.swarm.service.name=${stack}_postgres" | head -n 1)
+  dk exec "$pg" psql -U tasks -d tasks -Atc "$1"
+}
+# The statuses whose kept count (task_counts, which the list's total reads)
+# differs from count(*), in one statement: one snapshot, exact under the load.
+count_drift() {
+  psql_value "SELECT count(*) FROM (SELECT status, count(*) AS n FROM tasks GROUP BY status) c
+    FULL JOIN task_counts t USING (status) WHERE coalesce(c.n, 0) <> coalesce(t.total, 0)"
+}
+# roll TAG NAME: a rolling update to TAG under the load, checked like step 1, and
+# the kept counts against the rows afterwards (old replicas' writes included).
+roll() {
+  local before after replaced drift
+  before=$(running_tasks)
+  update_to "$1" completed
+  after=$(running_tasks)
+  replaced=$(comm -12 <(echo "$before") <(echo "$after") | wc -l)
+  drift=$(count_drift)
+  roll_ok() {
+    [[ "$(update_state)" == completed && "$replaced" -eq 0 && "$(field .failed "$s")" -eq 0 ]] \
+      && [[ "$(task_images | sort -u)" == "$1" && "$drift" == 0 ]]
+  }
+  check "$2" "took $(elapsed "$t0" "$t1") s; $(field .requests "$s") requests, $(field .failed "$s") failed $(fieldc .by_status "$s"); $replaced old tasks left; $drift statuses whose kept count is off" roll_ok "$1"
+}
+if [[ -n "$previous" ]]; then
+  newest=$(psql_value 'SELECT max(version) FROM seaql_migrations')
+  roll "$previous" "1b. rollback to $previous with $newest applied: every replica replaced, 0 failed requests"
+  roll "$new_tag" "1c. forward again to $new_tag: every replica replaced, 0 failed requests"
+fi
 
 # 2. One replica SIGKILLed.
 victim=$("$DOCKER" ps -q --filter "label=com.docker.swarm.service.name=$svc" | head -n 1)

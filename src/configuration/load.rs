@@ -27,6 +27,7 @@ struct RawSettings {
     shutdown_timeout_secs: String,
     shutdown_drain_secs: String,
     replica_id: Option<String>,
+    metrics_enabled: String,
     #[serde(flatten)]
     limits: RawLimitSettings,
 }
@@ -40,6 +41,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("database_max_connections", "8"),
     ("shutdown_timeout_secs", "8"),
     ("shutdown_drain_secs", "0"),
+    ("metrics_enabled", "true"),
     // Load limits; README's memory budget is computed from these defaults.
     ("max_in_flight_requests", "64"),
     ("max_in_flight_lists", "4"),
@@ -121,6 +123,7 @@ impl RawSettings {
             Some(id) => parse::replica_id("REPLICA_ID", &id)?,
             None => parse::default_replica_id(hostname),
         };
+        let metrics_enabled = parse::boolean("METRICS_ENABLED", &self.metrics_enabled)?;
         let (connections, requests) = self.limits.parse()?;
         Ok(Settings {
             host,
@@ -132,6 +135,7 @@ impl RawSettings {
             connections,
             requests,
             shutdown,
+            metrics_enabled,
         })
     }
 }

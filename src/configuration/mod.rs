@@ -32,6 +32,7 @@ pub use database::{DatabaseSettings, DatabaseUrl};
 pub use error::SettingsError;
 pub use limits::{ConnectionLimits, RequestLimits};
 pub use log::{LogFormat, LogLevel};
+pub use parse::is_identifier;
 pub use redact::redact;
 
 #[derive(Debug, Clone)]
@@ -48,6 +49,8 @@ pub struct Settings {
     /// What the routes bound: requests in flight, body read time.
     pub requests: RequestLimits,
     pub shutdown: ShutdownSettings,
+    /// Whether `/metrics` is served and requests are measured.
+    pub metrics_enabled: bool,
 }
 
 /// How a stop goes (SIGTERM/SIGINT): first `drain`, then up to `timeout`.

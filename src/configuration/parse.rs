@@ -41,6 +41,15 @@ pub(super) fn number(
     }
 }
 
+/// `true` or `false`.
+pub(super) fn boolean(setting: &'static str, raw: &str) -> Result<bool, SettingsError> {
+    match raw {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(SettingsError::new(setting, raw, "expected true or false")),
+    }
+}
+
 /// A duration in whole seconds, `min` to 3600.
 pub(super) fn secs(setting: &'static str, raw: &str, min: u64) -> Result<Duration, SettingsError> {
     number(setting, raw, min, 3600).map(Duration::from_secs)
@@ -48,12 +57,17 @@ pub(super) fn secs(setting: &'static str, raw: &str, min: u64) -> Result<Duratio
 
 const REPLICA_ID_ALLOWED: &str = "expected 1 to 64 characters from A-Z, a-z, 0-9, '.', '_', '-'";
 
-pub(super) fn replica_id(setting: &'static str, raw: &str) -> Result<String, SettingsError> {
-    let valid = (1..=64).contains(&raw.len())
+/// The rule of `REPLICA_ID`, also the one an incoming `X-Request-Id` must follow:
+/// short, and nothing a log line, a header or a JSON string would need to escape.
+pub fn is_identifier(raw: &str) -> bool {
+    (1..=64).contains(&raw.len())
         && raw
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if valid {
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+pub(super) fn replica_id(setting: &'static str, raw: &str) -> Result<String, SettingsError> {
+    if is_identifier(raw) {
         Ok(raw.to_owned())
     } else {
         Err(SettingsError::new(setting, raw, REPLICA_ID_ALLOWED))

@@ -31,6 +31,7 @@ fn with_nothing_set_the_defaults_apply() {
     );
     assert_eq!(s.log_format, LogFormat::Text);
     assert_eq!(s.shutdown.drain, Duration::ZERO);
+    assert!(s.metrics_enabled, "metrics are on by default");
 }
 
 #[test]
@@ -84,6 +85,7 @@ fn bad_values_name_their_setting() {
         ("HEADER_READ_TIMEOUT_SECS", "0"),
         ("BODY_READ_TIMEOUT_SECS", "-5"),
         ("IDLE_TIMEOUT_SECS", "3601"),
+        ("METRICS_ENABLED", "yes"),
     ];
     for (setting, value) in cases {
         let err = Settings::from_env(env(&[(setting, value)]))

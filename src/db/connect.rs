@@ -1,14 +1,12 @@
 use std::time::{Duration, Instant};
 
+use super::schema::{self, SchemaError};
+use crate::configuration::{DatabaseSettings, DatabaseUrl, SettingsError};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
     RuntimeErr, sqlx,
 };
-use sea_orm_migration::MigratorTrait;
-
-use super::migrations::Migrator;
-use crate::configuration::{DatabaseSettings, DatabaseUrl, SettingsError};
 
 /// How long a request waits for a pooled connection, opening one included; past it
 /// the request answers 503. sqlx has one budget for both (sea-orm's
@@ -35,6 +33,8 @@ pub enum ConnectError {
     Refused(SettingsError),
     #[error("database migration failed: {0}")]
     Migration(#[source] DbErr),
+    #[error(transparent)]
+    Schema(SchemaError),
     #[error(
         "another replica held the migration lock for the whole start-up budget ({waited:?}); \
          raise DATABASE_STARTUP_TIMEOUT_SECS or stop the replica that hangs"
@@ -63,6 +63,28 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Connections, Connect
     };
     migrate(&main, settings, deadline).await?;
     Ok(Connections { main, probe })
+}
+
+/// One connection pool on the database, retried like [`connect`], schema untouched:
+/// for the commands that look at or change the schema only.
+pub async fn open(settings: &DatabaseSettings) -> Result<DatabaseConnection, ConnectError> {
+    let started = Instant::now();
+    let deadline = started + settings.startup_timeout;
+    let mut options = connect_options(settings);
+    options.min_connections(0);
+    with_retries(settings, options, started, deadline).await
+}
+
+/// `tasks-backend migrate up`: what start-up does to the schema, then nothing
+/// else. Returns the migrations applied.
+pub async fn migrate_only(settings: &DatabaseSettings) -> Result<Vec<String>, ConnectError> {
+    let deadline = Instant::now() + settings.startup_timeout;
+    let db = open(settings).await?;
+    let applied = migrate(&db, settings, deadline).await;
+    if let Err(err) = db.close().await {
+        tracing::warn!(error = %err, "closing the database failed");
+    }
+    applied
 }
 
 async fn with_retries(
@@ -141,11 +163,15 @@ async fn migrate(
     db: &DatabaseConnection,
     settings: &DatabaseSettings,
     deadline: Instant,
-) -> Result<(), ConnectError> {
+) -> Result<Vec<String>, ConnectError> {
     if db.get_database_backend() != DatabaseBackend::Postgres {
-        return Migrator::up(db, None)
+        let file = match &settings.url {
+            DatabaseUrl::Sqlite { path, .. } => path.as_deref(),
+            DatabaseUrl::Postgres { .. } => None,
+        };
+        return schema::upgrade(db, file)
             .await
-            .map_err(ConnectError::Migration);
+            .map_err(ConnectError::Schema);
     }
     let mut lock_options = connect_options(settings);
     lock_options.max_connections(1).min_connections(0);
@@ -179,9 +205,9 @@ async fn migrate(
             tracing::info!("another replica is migrating the schema; waiting for it");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        Migrator::up(db, None)
+        schema::upgrade(db, None)
             .await
-            .map_err(ConnectError::Migration)
+            .map_err(ConnectError::Schema)
     }
     .await;
     if let Err(err) = lock.close().await {

@@ -12,6 +12,9 @@ pub enum StoreError {
     /// A stored row that the domain rules refuse.
     #[error("stored task {id} is invalid: {reason}")]
     CorruptRow { id: i64, reason: String },
+    /// A negative count in `task_counts`: its triggers were changed by hand.
+    #[error("stored task count {0} is negative")]
+    CorruptCount(i64),
 }
 
 impl From<DbErr> for StoreError {

@@ -1,16 +1,18 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
-    AccessMode, ColumnTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
-    IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    AccessMode, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect,
+    Set, TransactionTrait,
 };
 use tokio::sync::Mutex;
 
 use super::StoreError;
 use super::connect::Connections;
 use super::entity::task::{self, Column, Entity as Tasks};
+use super::pools::{PoolStats, PoolUse};
 use crate::domain::{DueDate, NewTask, Task, TaskChanges, TaskDescription, TaskStatus, TaskTitle};
 
 /// The tasks table behind a small, domain-typed interface.
@@ -23,6 +25,9 @@ pub struct TaskStore {
     /// connections race for the file lock, is what keeps `database is locked`
     /// away from clients. PostgreSQL needs no such gate.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// The operations on each pool, counted for the metrics.
+    main_use: PoolUse,
+    probe_use: PoolUse,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -47,47 +52,68 @@ impl TaskStore {
             db,
             probe,
             write_gate,
+            main_use: PoolUse::new("requests"),
+            probe_use: PoolUse::new("probes"),
         }
+    }
+
+    /// The request pool's figures, then the probes'. (On `sqlite::memory:` both
+    /// are the one connection's pool.)
+    pub fn pool_stats(&self) -> [PoolStats; 2] {
+        [
+            self.main_use.stats(&self.db),
+            self.probe_use.stats(&self.probe),
+        ]
     }
 
     /// Does the database answer? Asked on the probes' own pool, so a replica whose
     /// request pool is saturated is busy, not down.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        Ok(self.probe.ping().await?)
+        self.probe_use
+            .track(async { Ok(self.probe.ping().await?) })
+            .await
     }
 
     pub async fn create(&self, new: NewTask) -> Result<Task, StoreError> {
-        let now = now();
-        let row = task::ActiveModel {
-            title: Set(new.title.into_inner()),
-            description: Set(new.description.map(TaskDescription::into_inner)),
-            status: Set(new.status.as_str().to_owned()),
-            due_date: Set(new.due_date.map(DueDate::date)),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        };
-        let _turn = self.writer_turn().await;
-        // Not `row.insert()`: it reads the one row of INSERT ... RETURNING and stops,
-        // and SQLite commits (in autocommit mode) only when the statement is stepped
-        // to its end. A commit that then failed (disk full, I/O error) went unseen and
-        // the client got 201 for a row that was rolled back. Reading every returned
-        // row runs the statement to its end, so a failed commit is an error here.
-        let created = Tasks::insert(row)
-            .exec_with_returning_many(&self.db)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(StoreError::Internal(DbErr::RecordNotInserted))?;
-        to_task(created)
+        self.main_use
+            .track(async move {
+                let now = now();
+                let row = task::ActiveModel {
+                    title: Set(new.title.into_inner()),
+                    description: Set(new.description.map(TaskDescription::into_inner)),
+                    status: Set(new.status.as_str().to_owned()),
+                    due_date: Set(new.due_date.map(DueDate::date)),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                };
+                let _turn = self.writer_turn().await;
+                // Not `row.insert()`: it reads the one row of INSERT ... RETURNING and stops,
+                // and SQLite commits (in autocommit mode) only when the statement is stepped
+                // to its end. A commit that then failed (disk full, I/O error) went unseen and
+                // the client got 201 for a row that was rolled back. Reading every returned
+                // row runs the statement to its end, so a failed commit is an error here.
+                let created = Tasks::insert(row)
+                    .exec_with_returning_many(&self.db)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .ok_or(StoreError::Internal(DbErr::RecordNotInserted))?;
+                to_task(created)
+            })
+            .await
     }
 
     pub async fn get(&self, id: i64) -> Result<Option<Task>, StoreError> {
-        Tasks::find_by_id(id)
-            .one(&self.db)
-            .await?
-            .map(to_task)
-            .transpose()
+        self.main_use
+            .track(async move {
+                Tasks::find_by_id(id)
+                    .one(&self.db)
+                    .await?
+                    .map(to_task)
+                    .transpose()
+            })
+            .await
     }
 
     /// The page and the total come from one snapshot, so they agree even while
@@ -95,71 +121,84 @@ impl TaskStore {
     /// PostgreSQL (a snapshot taken at its first query); a SQLite transaction reads
     /// one snapshot of the WAL from its first read on.
     pub async fn list(&self, query: TaskQuery) -> Result<TaskPage, StoreError> {
-        let mut select = Tasks::find();
-        if let Some(status) = query.status {
-            select = select.filter(Column::Status.eq(status.as_str()));
-        }
-        let txn = match self.db.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                self.db
-                    .begin_with_config(
-                        Some(IsolationLevel::RepeatableRead),
-                        Some(AccessMode::ReadOnly),
-                    )
-                    .await?
-            }
-            _ => self.db.begin().await?,
-        };
-        let total = select.clone().count(&txn).await?;
-        let rows = select
-            .order_by_asc(Column::Id)
-            .limit(query.limit)
-            .offset(query.offset)
-            .all(&txn)
-            .await?;
-        txn.commit().await?;
-        let items = rows.into_iter().map(to_task).collect::<Result<_, _>>()?;
-        Ok(TaskPage { items, total })
+        self.main_use
+            .track(async move {
+                let mut select = Tasks::find();
+                if let Some(status) = query.status {
+                    select = select.filter(Column::Status.eq(status.as_str()));
+                }
+                let txn = match self.db.get_database_backend() {
+                    DatabaseBackend::Postgres => {
+                        self.db
+                            .begin_with_config(
+                                Some(IsolationLevel::RepeatableRead),
+                                Some(AccessMode::ReadOnly),
+                            )
+                            .await?
+                    }
+                    _ => self.db.begin().await?,
+                };
+                let total = total(&txn, query.status).await?;
+                let rows = select
+                    .order_by_asc(Column::Id)
+                    .limit(query.limit)
+                    .offset(query.offset)
+                    .all(&txn)
+                    .await?;
+                txn.commit().await?;
+                let items = rows.into_iter().map(to_task).collect::<Result<_, _>>()?;
+                Ok(TaskPage { items, total })
+            })
+            .await
     }
 
     /// One UPDATE of just the given columns, so concurrent partial updates of
     /// different fields never undo each other.
     pub async fn update(&self, id: i64, changes: TaskChanges) -> Result<Option<Task>, StoreError> {
-        if changes.is_empty() {
-            return self.get(id).await;
-        }
-        let mut update = Tasks::update_many()
-            .col_expr(Column::UpdatedAt, Expr::value(now()))
-            .filter(Column::Id.eq(id));
-        if let Some(title) = changes.title {
-            update = update.col_expr(Column::Title, Expr::value(title.into_inner()));
-        }
-        if let Some(description) = changes.description {
-            update = update.col_expr(
-                Column::Description,
-                Expr::value(description.map(TaskDescription::into_inner)),
-            );
-        }
-        if let Some(status) = changes.status {
-            update = update.col_expr(Column::Status, Expr::value(status.as_str()));
-        }
-        if let Some(due_date) = changes.due_date {
-            update = update.col_expr(Column::DueDate, Expr::value(due_date.map(DueDate::date)));
-        }
-        let _turn = self.writer_turn().await;
-        update
-            .exec_with_returning(&self.db)
-            .await?
-            .into_iter()
-            .next()
-            .map(to_task)
-            .transpose()
+        self.main_use
+            .track(async move {
+                if changes.is_empty() {
+                    return self.get(id).await;
+                }
+                let mut update = Tasks::update_many()
+                    .col_expr(Column::UpdatedAt, Expr::value(now()))
+                    .filter(Column::Id.eq(id));
+                if let Some(title) = changes.title {
+                    update = update.col_expr(Column::Title, Expr::value(title.into_inner()));
+                }
+                if let Some(description) = changes.description {
+                    update = update.col_expr(
+                        Column::Description,
+                        Expr::value(description.map(TaskDescription::into_inner)),
+                    );
+                }
+                if let Some(status) = changes.status {
+                    update = update.col_expr(Column::Status, Expr::value(status.as_str()));
+                }
+                if let Some(due_date) = changes.due_date {
+                    update =
+                        update.col_expr(Column::DueDate, Expr::value(due_date.map(DueDate::date)));
+                }
+                let _turn = self.writer_turn().await;
+                update
+                    .exec_with_returning(&self.db)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .map(to_task)
+                    .transpose()
+            })
+            .await
     }
 
     pub async fn delete(&self, id: i64) -> Result<bool, StoreError> {
-        let _turn = self.writer_turn().await;
-        let result = Tasks::delete_by_id(id).exec(&self.db).await?;
-        Ok(result.rows_affected > 0)
+        self.main_use
+            .track(async move {
+                let _turn = self.writer_turn().await;
+                let result = Tasks::delete_by_id(id).exec(&self.db).await?;
+                Ok(result.rows_affected > 0)
+            })
+            .await
     }
 
     /// Closes the pool; SQLite checkpoints its WAL as the last connection closes.
@@ -174,6 +213,25 @@ impl TaskStore {
             None => None,
         }
     }
+}
+
+/// The number of tasks (of one status), counted in the list's snapshot.
+async fn total(txn: &DatabaseTransaction, status: Option<TaskStatus>) -> Result<u64, StoreError> {
+    let mut query = Query::select();
+    query
+        .expr_as(Expr::cust("count(*)"), Alias::new("total"))
+        .from(Alias::new("tasks"));
+    if let Some(status) = status {
+        query.and_where(Expr::col(Alias::new("status")).eq(status.as_str()));
+    }
+    let row = txn
+        .query_one(&query)
+        .await?
+        .ok_or(StoreError::Internal(DbErr::RecordNotFound(
+            "tasks".to_owned(),
+        )))?;
+    let total: i64 = row.try_get("", "total")?;
+    u64::try_from(total).map_err(|_| StoreError::CorruptCount(total))
 }
 
 /// Millisecond precision: what every backend stores and returns unchanged.

@@ -8,17 +8,12 @@ use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::registry::MetaApi;
 
+use super::patterns::PathPatterns;
+
 /// The methods of each documented path; any other route (the document, the docs
 /// page) answers GET and HEAD only.
 pub struct AllowedMethods {
-    paths: Vec<(Vec<Segment>, HeaderValue)>,
-}
-
-/// One segment of a documented path: literal, or a `{parameter}` that matches any.
-#[derive(Debug, PartialEq, Eq)]
-enum Segment {
-    Literal(String),
-    Parameter,
+    paths: PathPatterns<HeaderValue>,
 }
 
 /// The order methods are listed in; HEAD comes with GET (poem answers it with the
@@ -40,57 +35,26 @@ fn get_only() -> HeaderValue {
 
 impl AllowedMethods {
     pub fn from_meta(apis: &[MetaApi]) -> Self {
-        let paths = apis
-            .iter()
-            .flat_map(|api| &api.paths)
-            .map(|path| {
-                let has = |method: &Method| {
-                    path.operations.iter().any(|op| {
-                        op.method == *method
-                            || (*method == Method::HEAD && op.method == Method::GET)
-                    })
-                };
-                let listed: Vec<&str> = ORDER
-                    .iter()
-                    .filter(|m| has(m))
-                    .map(Method::as_str)
-                    .collect();
-                let allow =
-                    HeaderValue::from_str(&listed.join(", ")).unwrap_or_else(|_| get_only());
-                (segments(&path.path), allow)
-            })
-            .collect();
+        let paths = PathPatterns::from_meta(apis, |path| {
+            let has = |method: &Method| {
+                path.operations.iter().any(|op| {
+                    op.method == *method || (*method == Method::HEAD && op.method == Method::GET)
+                })
+            };
+            let listed: Vec<&str> = ORDER
+                .iter()
+                .filter(|m| has(m))
+                .map(Method::as_str)
+                .collect();
+            HeaderValue::from_str(&listed.join(", ")).unwrap_or_else(|_| get_only())
+        });
         Self { paths }
     }
 
     /// What `Allow` says for a request to `path`.
     pub fn for_path(&self, path: &str) -> HeaderValue {
-        let wanted: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-        self.paths
-            .iter()
-            .find(|(pattern, _)| {
-                pattern.len() == wanted.len()
-                    && pattern.iter().zip(&wanted).all(|(p, w)| match p {
-                        Segment::Literal(literal) => literal == w,
-                        Segment::Parameter => !w.is_empty(),
-                    })
-            })
-            .map_or_else(get_only, |(_, allow)| allow.clone())
+        self.paths.find(path).cloned().unwrap_or_else(get_only)
     }
-}
-
-/// `/api/tasks/{id}` as its segments (the document's form of a path).
-fn segments(path: &str) -> Vec<Segment> {
-    path.trim_end_matches('/')
-        .split('/')
-        .map(|s| {
-            if s.starts_with('{') && s.ends_with('}') {
-                Segment::Parameter
-            } else {
-                Segment::Literal(s.to_owned())
-            }
-        })
-        .collect()
 }
 
 /// Adds `Allow` to every 405.

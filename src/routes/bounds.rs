@@ -13,7 +13,8 @@
 //! (deny.toml's quick-xml advisories rely on it); then it is read, bounded in size,
 //! within the body timeout (408). The permits go with the response body.
 //!
-//! Counts of what these bounds refuse, and of the permits in use, belong here.
+//! Every refusal carries its [`Rejection`] in the response's extensions, for the
+//! server to count; the permits in use are read at each scrape ([`Bounds::observe`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::problem;
 use crate::configuration::RequestLimits;
+use crate::server::{Metrics, Rejection};
 
 /// Largest request body accepted; a task is far smaller.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -42,7 +44,7 @@ const RETRY_AFTER_SECS: u64 = 1;
 pub struct Bounds {
     requests: Arc<Semaphore>,
     lists: Arc<Semaphore>,
-    body_read_timeout: Duration,
+    limits: RequestLimits,
 }
 
 impl Bounds {
@@ -50,8 +52,51 @@ impl Bounds {
         Self {
             requests: Arc::new(Semaphore::new(limits.max_in_flight_requests)),
             lists: Arc::new(Semaphore::new(limits.max_in_flight_lists)),
-            body_read_timeout: limits.body_read_timeout,
+            limits: *limits,
         }
+    }
+
+    /// The permits in use and their bounds, as gauges set at each scrape.
+    pub fn observe(&self, metrics: &Metrics) {
+        let gauges = [
+            (
+                "tasks_backend_requests_in_flight",
+                "tasks_backend_requests_in_flight_max",
+                self.requests.clone(),
+                self.limits.max_in_flight_requests,
+            ),
+            (
+                "tasks_backend_lists_in_flight",
+                "tasks_backend_lists_in_flight_max",
+                self.lists.clone(),
+                self.limits.max_in_flight_lists,
+            ),
+        ];
+        metrics.record(|| {
+            metrics::describe_gauge!(
+                "tasks_backend_requests_in_flight",
+                "Requests holding a permit (answered or being answered)"
+            );
+            metrics::describe_gauge!(
+                "tasks_backend_requests_in_flight_max",
+                "The bound on requests in flight (MAX_IN_FLIGHT_REQUESTS)"
+            );
+            metrics::describe_gauge!(
+                "tasks_backend_lists_in_flight",
+                "GET /api/tasks requests holding a list permit"
+            );
+            metrics::describe_gauge!(
+                "tasks_backend_lists_in_flight_max",
+                "The bound on lists in flight (MAX_IN_FLIGHT_LISTS)"
+            );
+        });
+        metrics.on_scrape(move || {
+            for (in_use, max, permits, bound) in &gauges {
+                let used = bound.saturating_sub(permits.available_permits());
+                metrics::gauge!(*in_use).set(used as f64);
+                metrics::gauge!(*max).set(*bound as f64);
+            }
+        });
     }
 
     fn of(req: &Request) -> poem::Result<Self> {
@@ -70,9 +115,12 @@ pub fn bounded<E: Endpoint + 'static>(endpoint: E) -> impl Endpoint<Output = Res
     endpoint.around(|next, req| async move {
         let bounds = Bounds::of(&req)?;
         let Ok(request) = bounds.requests.clone().try_acquire_owned() else {
-            return Ok(overloaded("too many requests in flight"));
+            return Ok(overloaded(
+                "too many requests in flight",
+                Rejection::InFlightRequests,
+            ));
         };
-        let response = read_body(bounds.body_read_timeout, next.as_ref(), req).await?;
+        let response = read_body(bounds.limits.body_read_timeout, next.as_ref(), req).await?;
         hold_until_sent(response, [request], false).await
     })
 }
@@ -83,12 +131,18 @@ pub fn bounded_list<E: Endpoint + 'static>(endpoint: E) -> impl Endpoint<Output 
     endpoint.around(|next, req| async move {
         let bounds = Bounds::of(&req)?;
         let Ok(request) = bounds.requests.clone().try_acquire_owned() else {
-            return Ok(overloaded("too many requests in flight"));
+            return Ok(overloaded(
+                "too many requests in flight",
+                Rejection::InFlightRequests,
+            ));
         };
         let Ok(list) = bounds.lists.clone().try_acquire_owned() else {
-            return Ok(overloaded("too many task lists in flight"));
+            return Ok(overloaded(
+                "too many task lists in flight",
+                Rejection::InFlightLists,
+            ));
         };
-        let response = read_body(bounds.body_read_timeout, next.as_ref(), req).await?;
+        let response = read_body(bounds.limits.body_read_timeout, next.as_ref(), req).await?;
         // Streamed (`TaskListJson`): the permits end with the stream.
         let streamed = response.status().is_success();
         hold_until_sent(response, [request, list], streamed).await
@@ -127,14 +181,22 @@ async fn hold_until_sent<const N: usize>(
 
 /// Past a bound: 503 at once. A queue would hold the same memory and only make the
 /// client's wait longer.
-fn overloaded(detail: &str) -> Response {
-    let mut response = problem::problem_response(&poem::Error::from_string(
+fn overloaded(detail: &str, reason: Rejection) -> Response {
+    let mut response = refused(
         format!("{detail}; retry after {RETRY_AFTER_SECS} s"),
         StatusCode::SERVICE_UNAVAILABLE,
-    ));
+        reason,
+    );
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    response
+}
+
+/// A problem response that says, for the server's count, which bound refused it.
+fn refused(detail: String, status: StatusCode, reason: Rejection) -> Response {
+    let mut response = problem::problem_response(&poem::Error::from_string(detail, status));
+    response.extensions_mut().insert(reason);
     response
 }
 
@@ -164,14 +226,15 @@ async fn read_body<E: Endpoint>(
     mut req: Request,
 ) -> poem::Result<Response> {
     let too_large = || {
-        poem::Error::from_string(
+        refused(
             format!("request body is larger than {MAX_BODY_BYTES} bytes"),
             StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::BodyTooLarge,
         )
     };
     let declared = req.headers().typed_get::<ContentLength>().map(|c| c.0);
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
-        return Err(too_large());
+        return Ok(too_large());
     }
     let has_body = match declared {
         Some(len) => len > 0,
@@ -182,15 +245,16 @@ async fn read_body<E: Endpoint>(
     }
     // Nothing but JSON is ever parsed (deny.toml's quick-xml advisories rely on it).
     if !is_json(req.content_type()) {
-        return Err(poem::Error::from_string(
-            "the request body must be application/json",
+        return Ok(refused(
+            "the request body must be application/json".to_owned(),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Rejection::UnsupportedMediaType,
         ));
     }
     let read = req.take_body().into_bytes_limit(MAX_BODY_BYTES);
     match tokio::time::timeout(timeout, read).await {
         Ok(Ok(body)) => req.set_body(body),
-        Ok(Err(poem::error::ReadBodyError::PayloadTooLarge)) => return Err(too_large()),
+        Ok(Err(poem::error::ReadBodyError::PayloadTooLarge)) => return Ok(too_large()),
         Ok(Err(_)) => {
             return Err(poem::Error::from_string(
                 "the request body could not be read",
@@ -198,13 +262,14 @@ async fn read_body<E: Endpoint>(
             ));
         }
         Err(_) => {
-            let mut response = problem::problem_response(&poem::Error::from_string(
+            let mut response = refused(
                 format!(
                     "the request body did not arrive within {} s",
                     timeout.as_secs()
                 ),
                 StatusCode::REQUEST_TIMEOUT,
-            ));
+                Rejection::BodyTimeout,
+            );
             // The rest of the body may still come; the connection cannot be reused.
             response
                 .headers_mut()

@@ -70,12 +70,23 @@ pub enum ReadinessResponse {
     NotReady(Json<ProbeStatus>),
 }
 
+#[derive(Clone)]
 pub struct HealthApi {
     pub store: TaskStore,
     pub readiness: Readiness,
 }
 
 impl HealthApi {
+    /// `None` when the replica should get traffic, else why not (what `/readyz`
+    /// answers, and what the `tasks_backend_ready` gauge shows).
+    pub(super) async fn readiness_problem(&self) -> Option<String> {
+        if self.readiness.is_draining() {
+            Some("shutting down".to_owned())
+        } else {
+            self.database_problem().await
+        }
+    }
+
     /// `None` when the database answered within the budget, else why not.
     async fn database_problem(&self) -> Option<String> {
         match tokio::time::timeout(DATABASE_PING_BUDGET, self.store.ping()).await {
@@ -113,12 +124,7 @@ impl HealthApi {
     /// down; 503 otherwise.
     #[oai(path = "/readyz", method = "get", tag = "ApiTags::Health")]
     async fn readyz(&self) -> ReadinessResponse {
-        let reason = if self.readiness.is_draining() {
-            Some("shutting down".to_owned())
-        } else {
-            self.database_problem().await
-        };
-        match reason {
+        match self.readiness_problem().await {
             None => ReadinessResponse::Ready(Json(ProbeStatus {
                 status: "ready".to_owned(),
                 reason: None,

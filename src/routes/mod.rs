@@ -3,12 +3,15 @@
 //!
 //! - `tasks/`: the task operations, their DTOs and the list's streamed body;
 //! - `health`: the probes (`/health`, `/livez`, `/readyz`);
+//! - `metrics`: `/metrics`, and the route label of a request;
 //! - `bounds`: what a request may hold (permits, body size, media type, body
 //!   time), named by each operation in its `#[oai(transform = ...)]`;
 //! - `problem`: every error as `application/problem+json`, the one place errors
 //!   meet status codes;
 //! - `allow`: the 405's `Allow`, from the operations' declarations;
-//! - `middleware`: the log line and panics, for every request.
+//! - `patterns`: the documented paths as patterns, which `allow` and `metrics` match;
+//! - `middleware`: the log line and panics, for every request;
+//! - `request_id`: `X-Request-Id`, in the response, the log lines and problems.
 //!
 //! A new route: an operation in `tasks/` (or a new `*Api` beside it, added to [`Api`])
 //! that names its bounds; the document, the `Allow` header and the tests that walk
@@ -17,8 +20,11 @@
 mod allow;
 mod bounds;
 mod health;
+mod metrics;
 mod middleware;
+mod patterns;
 mod problem;
+mod request_id;
 mod tasks;
 
 use std::sync::Arc;
@@ -29,11 +35,12 @@ use poem_openapi::{OpenApi, OpenApiService, Tags};
 
 pub use bounds::MAX_BODY_BYTES;
 pub use health::LIVENESS_PATH;
+pub use metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use problem::{CONTENT_TYPE as PROBLEM_CONTENT_TYPE, Problem, ProblemResponse, render};
 
 use crate::configuration::RequestLimits;
 use crate::db::TaskStore;
-use crate::server::Readiness;
+use crate::server::{Metrics, Readiness, RouteOf};
 
 #[derive(Tags)]
 enum ApiTags {
@@ -41,10 +48,17 @@ enum ApiTags {
     Health,
     /// Task tracking.
     Tasks,
+    /// Prometheus metrics.
+    Metrics,
 }
 
 /// Every OpenAPI operation of the service.
-type Api = (health::LivenessApi, health::HealthApi, tasks::TasksApi);
+type Api = (
+    health::LivenessApi,
+    health::HealthApi,
+    metrics::MetricsApi,
+    tasks::TasksApi,
+);
 
 /// What the HTTP layer shares across requests besides the store.
 #[derive(Clone)]
@@ -53,18 +67,34 @@ pub struct AppState {
     pub readiness: Readiness,
     /// Sent as `X-Replica-Id` on every response.
     pub replica_id: String,
+    /// What `/metrics` renders; the request bounds add their gauges to it.
+    pub metrics: Metrics,
+}
+
+/// The route label of a request's path, for the server's metrics.
+pub fn route_of() -> RouteOf {
+    metrics::route_of(patterns::PathPatterns::from_meta(&Api::meta(), |path| {
+        ::metrics::SharedString::from(Arc::<str>::from(path.path.as_str()))
+    }))
 }
 
 /// The whole HTTP application, ready to serve.
 pub fn app(store: TaskStore, state: AppState, limits: &RequestLimits) -> impl Endpoint + 'static {
+    let health = health::HealthApi {
+        store: store.clone(),
+        readiness: state.readiness,
+    };
     let api: Api = (
         health::LivenessApi,
-        health::HealthApi {
-            store: store.clone(),
-            readiness: state.readiness,
+        health.clone(),
+        metrics::MetricsApi {
+            metrics: state.metrics.clone(),
+            health,
         },
         tasks::TasksApi { store },
     );
+    let bounds = bounds::Bounds::new(limits);
+    bounds.observe(&state.metrics);
     let api = OpenApiService::new(api, "tasks-backend", env!("CARGO_PKG_VERSION")).description(
         "A small task-tracking API. Every error is `application/problem+json` (RFC 9457): \
          400 for any request that is malformed or breaks a rule, 404 for an unknown task \
@@ -87,11 +117,13 @@ pub fn app(store: TaskStore, state: AppState, limits: &RequestLimits) -> impl En
         .nest("/docs", bounds::bounded(poem::get(docs)))
         .nest("/", api)
         // The operations' bounds find their permits here.
-        .data(bounds::Bounds::new(limits))
+        .data(bounds)
         .with(CatchPanic::new().with_handler(middleware::PanicToProblem))
         .catch_all_error(problem::into_problem)
         .around(move |next, req| allow::allow_on_405(allowed.clone(), next, req))
         .around(middleware::log_request)
+        // Outside the log line and every problem, which all carry the id.
+        .around(request_id::with_request_id)
         // Which replica answered: for load-balancer checks and for users' logs.
         .with(SetHeader::new().overriding("x-replica-id", state.replica_id.as_str()))
 }
@@ -128,6 +160,7 @@ mod tests {
             ("/api/tasks/abc", "GET, HEAD, PATCH, DELETE"),
             ("/health", "GET, HEAD"),
             ("/livez", "GET, HEAD"),
+            ("/metrics", "GET, HEAD"),
             ("/openapi.json", "GET, HEAD"),
             ("/docs", "GET, HEAD"),
         ];

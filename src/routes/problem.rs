@@ -7,6 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Object};
 
+use super::request_id::RequestId;
 use crate::db::StoreError;
 use crate::domain::DomainError;
 
@@ -23,6 +24,9 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// The request's id, as in its `X-Request-Id` and its log lines.
+    #[oai(skip_serializing_if_is_none)]
+    pub request_id: Option<String>,
 }
 
 impl Problem {
@@ -37,6 +41,7 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail,
+            request_id: RequestId::current(),
         }
     }
 }

@@ -18,6 +18,7 @@ use poem::web::{LocalAddr, RemoteAddr};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::deadlines::GuardedIo;
+use super::metrics::{Metrics, Rejection};
 use crate::configuration::ConnectionLimits;
 
 /// How long a refused connection is given to send its request, then to read the 503.
@@ -62,17 +63,24 @@ pub struct LimitedAcceptor<A> {
     open: Arc<AtomicUsize>,
     /// Refusals being written; bounded too, so a connection flood costs nothing.
     refusing: Arc<AtomicUsize>,
+    metrics: Metrics,
 }
 
 impl<A: Acceptor> LimitedAcceptor<A> {
-    pub fn new(inner: A, limits: ConnectionLimits, refusal: Refusal) -> Self {
+    pub fn new(inner: A, limits: ConnectionLimits, refusal: Refusal, metrics: Metrics) -> Self {
         Self {
             inner,
             limits,
             refusal,
             open: Arc::new(AtomicUsize::new(0)),
             refusing: Arc::new(AtomicUsize::new(0)),
+            metrics,
         }
+    }
+
+    /// The count of open connections, for the metrics to read.
+    pub fn open_connections(&self) -> Arc<AtomicUsize> {
+        self.open.clone()
     }
 }
 
@@ -95,6 +103,7 @@ impl<A: Acceptor> Acceptor for LimitedAcceptor<A> {
                 return Ok((GuardedIo::new(io, slot, self.limits), local, remote, scheme));
             }
             drop(slot);
+            self.metrics.reject(Rejection::ConnectionLimit);
             refuse(io, &self.refusing, &self.refusal);
         }
     }

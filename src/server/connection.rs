@@ -10,6 +10,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -19,6 +20,9 @@ use poem::endpoint::BoxEndpoint;
 use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Endpoint, Request};
+
+use super::Observe;
+use super::metrics::{Rejection, method_label};
 
 /// What hyper may buffer per connection: the request head must fit (a larger one gets
 /// 431), and a response is written once this much of it is queued. hyper's minimum
@@ -45,9 +49,11 @@ pub(super) fn builder() -> http1::Builder {
 }
 
 /// Hands each request of one connection to `endpoint`, with the connection's
-/// addresses, as poem's own server would.
+/// addresses, as poem's own server would, and measures it: every answer the
+/// endpoint gives is counted here, whichever layer of the app gave it.
 pub(super) fn service(
     endpoint: SharedEndpoint,
+    observe: Observe,
     local: LocalAddr,
     remote: RemoteAddr,
     scheme: Scheme,
@@ -60,9 +66,25 @@ pub(super) fn service(
 + 'static {
     hyper::service::service_fn(move |req| {
         let endpoint = endpoint.clone();
+        let observe = observe.clone();
         let req = Request::from((req, local.clone(), remote.clone(), scheme.clone()));
         async move {
+            let measured = observe.metrics.is_enabled().then(|| {
+                let method = method_label(req.method());
+                let route = (observe.route_of)(req.uri().path());
+                let active = observe.metrics.request_started(method);
+                (method, route, Instant::now(), active)
+            });
             let response = endpoint.get_response(req).await;
+            if let Some((method, route, started, _active)) = measured {
+                if let Some(reason) = response.extensions().get::<Rejection>() {
+                    observe.metrics.reject(*reason);
+                }
+                let took = started.elapsed();
+                observe
+                    .metrics
+                    .request_done(method, route, response.status(), took);
+            }
             Ok::<_, Infallible>(HyperResponse::from(response))
         }
     })

@@ -14,6 +14,22 @@ use tokio::time::{Instant, Sleep};
 use super::acceptor::Slot;
 use crate::configuration::ConnectionLimits;
 
+/// The error a connection ends with when its headers were late: a type of its own,
+/// so that the server can count it (an idle keep-alive closing is routine).
+#[derive(Debug, thiserror::Error)]
+#[error("request headers did not arrive in time")]
+pub(super) struct HeaderDeadline;
+
+impl HeaderDeadline {
+    /// Did `err`, as hyper gives it back, come from this deadline?
+    pub(super) fn caused(err: &hyper::Error) -> bool {
+        std::error::Error::source(err)
+            .and_then(|source| source.downcast_ref::<io::Error>())
+            .and_then(io::Error::get_ref)
+            .is_some_and(|inner| inner.is::<Self>())
+    }
+}
+
 /// Where a connection stands, as far as its bytes tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -97,11 +113,14 @@ impl<Io: AsyncRead + Unpin> AsyncRead for GuardedIo<Io> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.timed_out(cx) {
-            let what = match this.phase {
-                Phase::Headers => "request headers did not arrive in time",
-                _ => "keep-alive connection idle for too long",
+            let err = match this.phase {
+                Phase::Headers => io::Error::new(io::ErrorKind::TimedOut, HeaderDeadline),
+                _ => io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "keep-alive connection idle for too long",
+                ),
             };
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, what)));
+            return Poll::Ready(Err(err));
         }
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;

@@ -6,7 +6,9 @@
 //! - `deadlines`: the header-read and idle deadlines of one connection;
 //! - `connection`: hyper's settings ([`MAX_BUF_BYTES`]) and the request hand-over;
 //! - `shutdown`: signals, the drain, the grace for open connections, the cut;
-//! - `readiness`: the flag a stop flips and `/readyz` reads.
+//! - `readiness`: the flag a stop flips and `/readyz` reads;
+//! - `metrics`: the registry, and what the server measures of every request and
+//!   every refusal.
 //!
 //! It never imports the routes: the endpoint, and the body of the refusal it writes
 //! past the connection cap, are handed to it. Counters of what happens at this level
@@ -16,6 +18,7 @@
 mod acceptor;
 mod connection;
 mod deadlines;
+mod metrics;
 mod readiness;
 mod shutdown;
 
@@ -23,6 +26,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
@@ -31,6 +35,7 @@ use poem::{EndpointExt, IntoEndpoint};
 
 pub use acceptor::Refusal;
 pub use connection::MAX_BUF_BYTES;
+pub use metrics::{Metrics, REJECTIONS, REQUEST_DURATION, Rejection, UNMATCHED_ROUTE};
 pub use readiness::Readiness;
 pub use shutdown::ShutdownSignal;
 
@@ -64,6 +69,21 @@ impl Listener {
     }
 }
 
+/// Names a request's route for the metrics, from its path: the pattern it matches
+/// (`/api/tasks/{id}`) or [`UNMATCHED_ROUTE`]. The app knows its routes; the server
+/// is handed this.
+pub type RouteOf = Arc<dyn Fn(&str) -> ::metrics::SharedString + Send + Sync>;
+
+/// What the server measures requests into, and how it names their routes.
+#[derive(Clone)]
+pub struct Observe {
+    pub metrics: Metrics,
+    pub route_of: RouteOf,
+}
+
+/// How often the histograms' samples are folded into their buckets between scrapes.
+const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// Everything needed to serve, put together; [`Server::run`] serves.
 pub struct Server {
     acceptor: LimitedAcceptor<TcpAcceptor>,
@@ -71,6 +91,7 @@ pub struct Server {
     endpoint: SharedEndpoint,
     readiness: Readiness,
     shutdown: ShutdownSettings,
+    observe: Observe,
 }
 
 impl Server {
@@ -83,17 +104,34 @@ impl Server {
         refusal: Refusal,
         readiness: Readiness,
         shutdown: ShutdownSettings,
+        observe: Observe,
     ) -> Self
     where
         E: IntoEndpoint,
         E::Endpoint: 'static,
     {
+        let acceptor =
+            LimitedAcceptor::new(listener.acceptor, limits, refusal, observe.metrics.clone());
+        let open = acceptor.open_connections();
+        observe.metrics.on_scrape(move || {
+            ::metrics::gauge!("tasks_backend_connections_open")
+                .set(open.load(Ordering::Relaxed) as f64);
+            ::metrics::gauge!("tasks_backend_connections_max").set(limits.max_connections as f64);
+        });
+        observe.metrics.record(|| {
+            ::metrics::describe_gauge!("tasks_backend_connections_open", "Open client connections");
+            ::metrics::describe_gauge!(
+                "tasks_backend_connections_max",
+                "The bound on open connections (MAX_CONNECTIONS)"
+            );
+        });
         Self {
-            acceptor: LimitedAcceptor::new(listener.acceptor, limits, refusal),
+            acceptor,
             addr: listener.addr,
             endpoint: Arc::new(endpoint.into_endpoint().map_to_response().boxed()),
             readiness,
             shutdown,
+            observe,
         }
     }
 
@@ -111,8 +149,17 @@ impl Server {
             endpoint,
             readiness,
             shutdown,
+            observe,
             ..
         } = self;
+        let metrics = observe.metrics.clone();
+        let upkeep = tokio::spawn(async move {
+            let mut every = tokio::time::interval(METRICS_UPKEEP_EVERY);
+            loop {
+                every.tick().await;
+                metrics.upkeep();
+            }
+        });
         let drained = shutdown::drained(stop, readiness, shutdown.drain);
         tokio::pin!(drained);
         let open = OpenConnections::new();
@@ -131,13 +178,20 @@ impl Server {
                             continue;
                         }
                     };
-                    let service = connection::service(endpoint.clone(), local, remote, scheme);
-                    open.spawn(http1.serve_connection(TokioIo::new(io), service));
+                    let service = connection::service(
+                        endpoint.clone(),
+                        observe.clone(),
+                        local,
+                        remote,
+                        scheme,
+                    );
+                    open.spawn(http1.serve_connection(TokioIo::new(io), service), &observe.metrics);
                 }
             }
         }
         drop(acceptor);
         open.finish(shutdown.timeout).await;
+        upkeep.abort();
         Ok(())
     }
 }

@@ -4,7 +4,6 @@
 //! finish what they are serving; past it, it cuts the ones still open, so nothing
 //! is served after the caller closes the database.
 
-use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
@@ -13,6 +12,8 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::watch;
 
 use super::Readiness;
+use super::deadlines::HeaderDeadline;
+use super::metrics::{Metrics, Rejection};
 
 /// SIGTERM (what `docker stop` sends) and SIGINT (Ctrl-C) both ask for a graceful
 /// stop. The handlers are installed when this is created, not when it is first
@@ -36,6 +37,20 @@ impl ShutdownSignal {
             _ = self.terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
             _ = self.interrupt.recv() => tracing::info!("SIGINT received, shutting down"),
         }
+    }
+}
+
+/// hyper's own answers (431, 400) and the header deadline, from how a connection
+/// ended.
+fn refused_by(err: &hyper::Error) -> Option<Rejection> {
+    if err.is_parse_too_large() {
+        Some(Rejection::HeaderTooLarge)
+    } else if err.is_parse() {
+        Some(Rejection::MalformedHead)
+    } else if HeaderDeadline::caused(err) {
+        Some(Rejection::HeaderTimeout)
+    } else {
+        None
     }
 }
 
@@ -67,12 +82,13 @@ impl OpenConnections {
         }
     }
 
-    /// Serves `connection` on a task of its own until it ends or is cut.
-    pub(super) fn spawn<C>(&self, connection: C)
+    /// Serves `connection` on a task of its own until it ends or is cut; counts
+    /// what hyper refused on it.
+    pub(super) fn spawn<C>(&self, connection: C, metrics: &Metrics)
     where
-        C: GracefulConnection + Send + 'static,
-        C::Error: Display + Send,
+        C: GracefulConnection<Error = hyper::Error> + Send + 'static,
     {
+        let metrics = metrics.clone();
         let connection = self.graceful.watch(connection);
         let mut closing = self.close_all.subscribe();
         tokio::spawn(async move {
@@ -81,6 +97,9 @@ impl OpenConnections {
                     // A client that goes away mid-request is routine, not an error.
                     if let Err(err) = served {
                         tracing::debug!(error = %err, "connection ended with an error");
+                        if let Some(reason) = refused_by(&err) {
+                            metrics.reject(reason);
+                        }
                     }
                 }
                 _ = closing.wait_for(|closing| *closing) => {}

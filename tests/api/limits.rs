@@ -131,10 +131,10 @@ async fn list_requests_have_their_own_smaller_bound() {
 }
 
 /// The bounds are declared by each operation: every documented operation but the
-/// probes is shed past the in-flight bound, so a new operation that forgets to
+/// probes and `/metrics` is shed past the in-flight bound, so a new operation that forgets to
 /// declare its bounds fails here.
 #[tokio::test]
-async fn every_documented_operation_but_the_probes_is_shed() {
+async fn every_documented_operation_but_the_probes_and_metrics_is_shed() {
     let app = spawn_sqlite_with(&[
         ("MAX_IN_FLIGHT_REQUESTS", "1"),
         ("BODY_READ_TIMEOUT_SECS", "60"),
@@ -157,8 +157,12 @@ async fn every_documented_operation_but_the_probes_is_shed() {
         }
         let response = request.send().await.expect("an answer");
         let case = format!("{method} {path}");
-        if tags.iter().any(|t| t == "Health") {
-            assert_ne!(response.status(), 503, "{case}: a probe is never shed");
+        if tags.iter().any(|t| t == "Health" || t == "Metrics") {
+            assert_ne!(
+                response.status(),
+                503,
+                "{case}: a probe or a scrape is never shed"
+            );
         } else {
             assert_problem(response, 503, &format!("{case} past the in-flight bound")).await;
             shed += 1;

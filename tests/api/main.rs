@@ -2,10 +2,15 @@
 //! executable) on an ephemeral port and talks HTTP to it. `harness` is how.
 //!
 //! By concern:
-//! - the API: `tasks` (operations), `errors` (the error rule), `persistence`;
+//! - the API: `tasks` (operations), `errors` (the error rule), `persistence`,
+//! - data across versions: `fixtures` (every release's database opens),
+//!   `schema_versions` (`migrate`, and migrations this binary does not know),
+//!   `backup` (a consistent copy while writers write);
 //! - `openapi/`: every check of the OpenAPI document;
 //! - `hostile/`: hostile input, one table per thing it attacks;
 //! - `probes`, `shutdown`, `limits`: what orchestrators and load rely on;
+//! - `metrics`: `/metrics`, its counts after a known load, its series bounded;
+//! - `request_id`: `X-Request-Id` kept or replaced, and where it shows;
 //! - the executable: `cli` (exit statuses, messages, logs), `faults` (a database
 //!   outage), `load`.
 //!
@@ -17,15 +22,20 @@
 
 mod harness;
 
+mod backup;
 mod cli;
 mod errors;
 mod faults;
+mod fixtures;
 mod hostile;
 mod limits;
 mod load;
+mod metrics;
 mod openapi;
 mod persistence;
 mod probes;
+mod request_id;
+mod schema_versions;
 mod shutdown;
 mod tasks;
 

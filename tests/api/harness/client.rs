@@ -26,12 +26,25 @@ pub fn http_within(timeout: Duration) -> Client {
 
 /// A plain HTTP/1.0 GET over a socket: keeps synchronous tests free of a runtime.
 pub fn blocking_get(port: u16, path: &str) -> String {
+    blocking_get_with(port, path, &[])
+}
+
+/// [`blocking_get`] with more headers.
+pub fn blocking_get_with(port: u16, path: &str, headers: &[(&str, &str)]) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: localhost\r\n{extra}\r\n"
+    )
+    .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     answer
@@ -45,8 +58,15 @@ pub async fn connect(address: &str) -> TcpStream {
 }
 
 /// Asserts an RFC 9457 problem response with `status`, and returns its body.
+/// Its `request_id` is the response's `X-Request-Id`.
 pub async fn assert_problem(response: Response, status: u16, context: &str) -> Value {
     assert_eq!(response.status(), status, "{context}");
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let content_type = response
         .headers()
         .get("content-type")
@@ -55,6 +75,8 @@ pub async fn assert_problem(response: Response, status: u16, context: &str) -> V
         .to_owned();
     assert_eq!(content_type, "application/problem+json", "{context}");
     let body: Value = response.json().await.expect("problem JSON");
+    assert!(!request_id.is_empty(), "{context}: no X-Request-Id");
+    assert_eq!(body["request_id"], request_id, "{context}: {body}");
     assert_eq!(body["status"], status, "{context}: {body}");
     assert_eq!(body["type"], "about:blank", "{context}: {body}");
     assert!(

@@ -203,8 +203,18 @@ fn keep_lines(
 }
 
 /// The port in the application's own `listening` line (`"addr":"127.0.0.1:PORT"`).
+/// The port in the `listening` line, JSON or text (`... listening addr=HOST:PORT ...`).
 fn listening_port(line: &str) -> Option<u16> {
-    let value: Value = serde_json::from_str(line).ok()?;
+    let Ok(value) = serde_json::from_str::<Value>(line) else {
+        let (_, after) = line.split_once("tasks_backend::startup: listening addr=")?;
+        return after
+            .split_whitespace()
+            .next()?
+            .rsplit(':')
+            .next()?
+            .parse()
+            .ok();
+    };
     if value["message"] != "listening" || !value["target"].as_str()?.starts_with("tasks_backend") {
         return None;
     }

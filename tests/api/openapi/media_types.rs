@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use crate::harness::TestApp;
 
-/// The media types the API speaks, in both directions.
-const JSON_TYPES: [&str; 2] = ["application/json", "application/problem+json"];
+/// The media types the API speaks, in both directions: JSON, and the Prometheus
+/// text format that `/metrics` answers (plain text, no parser of ours).
+const JSON_TYPES: [&str; 3] = ["application/json", "application/problem+json", "text/plain"];
 
 /// Every media type named in a request body or a response of any operation.
 fn media_types(spec: &Value) -> BTreeSet<(String, String)> {
@@ -50,7 +51,7 @@ async fn no_operation_accepts_or_produces_xml(app: &TestApp) {
         let essence = media.split(';').next().unwrap_or_default().trim();
         assert!(
             JSON_TYPES.contains(&essence),
-            "{place} declares {media}; only JSON is expected (quick-xml advisories in deny.toml)"
+            "{place} declares {media}; only JSON (and /metrics' text) is expected (quick-xml advisories in deny.toml)"
         );
     }
     // Asking for XML does not get XML either.

@@ -26,9 +26,9 @@ async fn the_openapi_document_and_the_docs_page_are_served(app: &TestApp) {
     assert!(html.contains("swagger"), "the docs page is Swagger UI");
 }
 
-async fn the_probes_are_in_the_openapi_document(app: &TestApp) {
+async fn the_probes_and_the_metrics_are_in_the_openapi_document(app: &TestApp) {
     let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
-    for path in ["/livez", "/readyz", "/health"] {
+    for path in ["/livez", "/readyz", "/health", "/metrics"] {
         assert!(
             spec["paths"][path]["get"].is_object(),
             "spec lacks GET {path}"
@@ -38,7 +38,7 @@ async fn the_probes_are_in_the_openapi_document(app: &TestApp) {
 
 crate::api_tests!(
     the_openapi_document_and_the_docs_page_are_served,
-    the_probes_are_in_the_openapi_document,
+    the_probes_and_the_metrics_are_in_the_openapi_document,
 );
 
 /// A 405 lists in `Allow` exactly the methods the document gives its path (and HEAD
