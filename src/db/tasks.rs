@@ -119,7 +119,9 @@ impl TaskStore {
     /// The page and the total come from one snapshot, so they agree even while
     /// other clients write: one read-only transaction, REPEATABLE READ on
     /// PostgreSQL (a snapshot taken at its first query); a SQLite transaction reads
-    /// one snapshot of the WAL from its first read on.
+    /// one snapshot of the WAL from its first read on. The total is read from
+    /// `task_counts`, which the database's triggers keep exact in each write's own
+    /// transaction: no count over the table.
     pub async fn list(&self, query: TaskQuery) -> Result<TaskPage, StoreError> {
         self.main_use
             .track(async move {
@@ -215,12 +217,16 @@ impl TaskStore {
     }
 }
 
-/// The number of tasks (of one status), counted in the list's snapshot.
+/// The number of tasks (of one status), from `task_counts`. The sum is cast
+/// because PostgreSQL's `sum(bigint)` is a `numeric`.
 async fn total(txn: &DatabaseTransaction, status: Option<TaskStatus>) -> Result<u64, StoreError> {
     let mut query = Query::select();
     query
-        .expr_as(Expr::cust("count(*)"), Alias::new("total"))
-        .from(Alias::new("tasks"));
+        .expr_as(
+            Expr::cust("CAST(coalesce(sum(total), 0) AS BIGINT)"),
+            Alias::new("total"),
+        )
+        .from(Alias::new("task_counts"));
     if let Some(status) = status {
         query.and_where(Expr::col(Alias::new("status")).eq(status.as_str()));
     }
@@ -228,7 +234,7 @@ async fn total(txn: &DatabaseTransaction, status: Option<TaskStatus>) -> Result<
         .query_one(&query)
         .await?
         .ok_or(StoreError::Internal(DbErr::RecordNotFound(
-            "tasks".to_owned(),
+            "task_counts".to_owned(),
         )))?;
     let total: i64 = row.try_get("", "total")?;
     u64::try_from(total).map_err(|_| StoreError::CorruptCount(total))

@@ -3,6 +3,7 @@
 //!
 //! By concern:
 //! - the API: `tasks` (operations), `errors` (the error rule), `persistence`,
+//!   `totals` (exact under concurrent writes);
 //! - data across versions: `fixtures` (every release's database opens),
 //!   `schema_versions` (`migrate`, and migrations this binary does not know),
 //!   `backup` (a consistent copy while writers write);
@@ -38,6 +39,7 @@ mod request_id;
 mod schema_versions;
 mod shutdown;
 mod tasks;
+mod totals;
 
 /// Declares each listed `async fn(&TestApp)` as a test on SQLite and one on PostgreSQL.
 #[macro_export]

@@ -12,6 +12,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_tasks;
+mod m20261202_000001_task_counts;
 
 /// Where each migration records the oldest migration its readers must know.
 pub const COMPATIBILITY_TABLE: &str = "schema_compatibility";
@@ -21,7 +22,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_create_tasks::Migration)]
+        vec![
+            Box::new(m20261126_000001_create_tasks::Migration),
+            Box::new(m20261202_000001_task_counts::Migration),
+        ]
     }
 }
 
