@@ -13,3 +13,30 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/lib.sh"
 docker_client
 
 log() { echo "bench: $*" >&2; }
+
+# bench_args HELP_LINES ARG...: the options the bench scripts share, parsed into
+# the caller's variables `seconds`, `rounds` and `out` (set the defaults first):
+# --seconds S, --rounds N (whole numbers from 1), --out DIR; -h prints lines
+# HELP_LINES (a sed range such as 2,13) of the calling script. Anything else, or a
+# bad number, exits 2 naming it.
+# shellcheck disable=SC2034 # the caller's variables
+bench_args() {
+  local help="$1"
+  shift
+  while (($#)); do
+    case "$1" in
+      --seconds | --rounds)
+        [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { log "$1 needs a whole number from 1, got '${2:-}'" && exit 2; }
+        if [[ $1 == --seconds ]]; then seconds="$2"; else rounds="$2"; fi
+        shift
+        ;;
+      --out)
+        [[ -n "${2:-}" ]] || { log "--out needs a directory" && exit 2; }
+        out="$2" && shift
+        ;;
+      -h | --help) sed -n "${help}p" "$0" && exit 0 ;;
+      *) log "unknown argument $1" && exit 2 ;;
+    esac
+    shift
+  done
+}

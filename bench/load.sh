@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One wrk run against one target; prints one JSON object.
 # Usage: bench/load.sh BASE_URL SCENARIO SECONDS
-#   SCENARIO: health | get-task | list | post
+#   SCENARIO: health | get-task | list | post | get (GET of BENCH_PATH)
 # Env: CONNS (32), THREADS (2), WRK_CPUS (taskset CPU list for wrk; unset: any),
 #      TASKS (ids for get-task: 1..TASKS, 10000)
 set -euo pipefail
@@ -15,6 +15,7 @@ case "$scenario" in
   get-task) path='/api/tasks/{id}' script=get-task.lua ;; # get-task.lua makes the paths
   list) path='/api/tasks?limit=100' script=plain.lua ;;
   post) path=/api/tasks script=post.lua ;;
+  get) path="${BENCH_PATH:?get needs BENCH_PATH}" script=plain.lua ;;
   *) log "unknown scenario $scenario" && exit 2 ;;
 esac
 

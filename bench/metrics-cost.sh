@@ -16,16 +16,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 rounds=3 seconds=10 out="$bench_dir/results"
-while (($#)); do
-  case "$1" in
-    --rounds) rounds="$2" && shift ;;
-    --seconds) seconds="$2" && shift ;;
-    --out) out="$2" && shift ;;
-    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" && exit 0 ;;
-    *) log "unknown argument $1" && exit 2 ;;
-  esac
-  shift
-done
+bench_args 2,13 "$@"
 export TASKS="${TASKS:-10000}"
 apt_tool wrk wrk
 apt_tool taskset util-linux

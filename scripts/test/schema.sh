@@ -42,6 +42,14 @@ expected-statuses = ["400", "404", "405", "413", "415"]
 
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "404", "413"]
+
+# A list's `after` of the documented shape that this server never issued (its
+# checksum or its status filter does not match), and an `offset` past the
+# server's MAX_LIST_OFFSET, are refused with 400: a schema can state neither.
+[[operations]]
+include-operation-id = "list_tasks"
+[operations.checks.positive_data_acceptance]
+expected-statuses = ["2xx", "400"]
 TOML
 
 

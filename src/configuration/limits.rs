@@ -29,6 +29,9 @@ pub struct RequestLimits {
     pub max_in_flight_lists: usize,
     /// From the end of the headers to the end of the body; past it, 408.
     pub body_read_timeout: Duration,
+    /// The deepest `offset` a list serves: the database reads every row an offset
+    /// skips, so this bounds the rows one request can make it read. Past it, 400.
+    pub max_list_offset: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,6 +42,7 @@ pub(super) struct RawLimitSettings {
     header_read_timeout_secs: String,
     body_read_timeout_secs: String,
     idle_timeout_secs: String,
+    max_list_offset: String,
 }
 
 impl RawLimitSettings {
@@ -54,6 +58,8 @@ impl RawLimitSettings {
         let header_read_timeout = secs("HEADER_READ_TIMEOUT_SECS", &self.header_read_timeout_secs)?;
         let body_read_timeout = secs("BODY_READ_TIMEOUT_SECS", &self.body_read_timeout_secs)?;
         let idle_timeout = secs("IDLE_TIMEOUT_SECS", &self.idle_timeout_secs)?;
+        let max_list_offset =
+            parse::number("MAX_LIST_OFFSET", &self.max_list_offset, 0, 1_000_000)?;
         let connections = ConnectionLimits {
             max_connections,
             header_read_timeout,
@@ -63,6 +69,7 @@ impl RawLimitSettings {
             max_in_flight_requests,
             max_in_flight_lists,
             body_read_timeout,
+            max_list_offset,
         };
         Ok((connections, requests))
     }

@@ -49,6 +49,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("header_read_timeout_secs", "10"),
     ("body_read_timeout_secs", "10"),
     ("idle_timeout_secs", "30"),
+    ("max_list_offset", "10000"),
 ];
 
 /// Settings with no default: absent means "not given".

@@ -85,6 +85,9 @@ fn bad_values_name_their_setting() {
         ("HEADER_READ_TIMEOUT_SECS", "0"),
         ("BODY_READ_TIMEOUT_SECS", "-5"),
         ("IDLE_TIMEOUT_SECS", "3601"),
+        ("MAX_LIST_OFFSET", "-1"),
+        ("MAX_LIST_OFFSET", "1000001"),
+        ("MAX_LIST_OFFSET", "ten"),
         ("METRICS_ENABLED", "yes"),
     ];
     for (setting, value) in cases {

@@ -16,4 +16,4 @@ pub use error::StoreError;
 pub use pools::PoolStats;
 pub use schema::{SchemaError, SchemaStatus, Unknown, binary_version, status as schema_status};
 pub use storage::prepare as prepare_storage;
-pub use tasks::{TaskPage, TaskQuery, TaskStore};
+pub use tasks::{TaskPage, TaskQuery, TaskStore, list_statement};

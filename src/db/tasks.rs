@@ -5,7 +5,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     AccessMode, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
     DatabaseTransaction, DbErr, EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect,
-    Set, TransactionTrait,
+    QueryTrait, Select, Set, Statement, TransactionTrait,
 };
 use tokio::sync::Mutex;
 
@@ -33,7 +33,10 @@ pub struct TaskStore {
 #[derive(Debug, Clone, Copy)]
 pub struct TaskQuery {
     pub status: Option<TaskStatus>,
+    /// Only tasks after this id: a page by cursor. `None` starts at the first task.
+    pub after: Option<i64>,
     pub limit: u64,
+    /// Rows skipped before the page: each one is read, so the caller bounds it.
     pub offset: u64,
 }
 
@@ -41,6 +44,53 @@ pub struct TaskQuery {
 pub struct TaskPage {
     pub items: Vec<Task>,
     pub total: u64,
+    /// Whether tasks of the list follow the page.
+    pub more: bool,
+}
+
+/// The page's SELECT, in id order from an index, with `id > after` (the smallest
+/// id when there is no cursor, so the first page and a late one take the same
+/// path). One row more than the page is read, to tell whether another follows.
+/// Public so that the tests can EXPLAIN it.
+pub fn list_statement(backend: DatabaseBackend, query: &TaskQuery) -> Statement {
+    list_select(backend, query).build(backend)
+}
+
+fn list_select(backend: DatabaseBackend, query: &TaskQuery) -> Select<Tasks> {
+    let after = query.after.unwrap_or(i64::MIN);
+    let select = match query.status {
+        None => Tasks::find()
+            .filter(Column::Id.gt(after))
+            .order_by_asc(Column::Id),
+        // With `status = s AND id > after ORDER BY id`, PostgreSQL may walk the
+        // primary key and filter by status, which reads every task of the other
+        // statuses on the way (all of them, when the status asked for is the
+        // newest tasks'). `(status, id) > (s, after) AND status <= s ORDER BY
+        // status, id` is the same rows in the same order, and only
+        // `idx_tasks_status_id` can give that order: one range of it. SQLite
+        // takes the plain form as that range already, and the row form only
+        // with `status <= s` as its bound, which starts at the status's first task.
+        Some(status) if backend == DatabaseBackend::Postgres => Tasks::find()
+            .filter(
+                Expr::tuple([Expr::col(Column::Status), Expr::col(Column::Id)]).gt(Expr::tuple([
+                    Expr::value(status.as_str()),
+                    Expr::value(after),
+                ])),
+            )
+            .filter(Column::Status.lte(status.as_str()))
+            .order_by_asc(Column::Status)
+            .order_by_asc(Column::Id),
+        Some(status) => Tasks::find()
+            .filter(Column::Status.eq(status.as_str()))
+            .filter(Column::Id.gt(after))
+            .order_by_asc(Column::Id),
+    };
+    let select = select.limit(query.limit + 1);
+    if query.offset > 0 {
+        select.offset(query.offset)
+    } else {
+        select
+    }
 }
 
 impl TaskStore {
@@ -125,10 +175,6 @@ impl TaskStore {
     pub async fn list(&self, query: TaskQuery) -> Result<TaskPage, StoreError> {
         self.main_use
             .track(async move {
-                let mut select = Tasks::find();
-                if let Some(status) = query.status {
-                    select = select.filter(Column::Status.eq(status.as_str()));
-                }
                 let txn = match self.db.get_database_backend() {
                     DatabaseBackend::Postgres => {
                         self.db
@@ -141,15 +187,14 @@ impl TaskStore {
                     _ => self.db.begin().await?,
                 };
                 let total = total(&txn, query.status).await?;
-                let rows = select
-                    .order_by_asc(Column::Id)
-                    .limit(query.limit)
-                    .offset(query.offset)
+                let mut rows = list_select(self.db.get_database_backend(), &query)
                     .all(&txn)
                     .await?;
                 txn.commit().await?;
+                let more = rows.len() as u64 > query.limit;
+                rows.truncate(query.limit as usize);
                 let items = rows.into_iter().map(to_task).collect::<Result<_, _>>()?;
-                Ok(TaskPage { items, total })
+                Ok(TaskPage { items, total, more })
             })
             .await
     }

@@ -91,7 +91,10 @@ pub fn app(store: TaskStore, state: AppState, limits: &RequestLimits) -> impl En
             metrics: state.metrics.clone(),
             health,
         },
-        tasks::TasksApi { store },
+        tasks::TasksApi {
+            store,
+            max_list_offset: limits.max_list_offset,
+        },
     );
     let bounds = bounds::Bounds::new(limits);
     bounds.observe(&state.metrics);

@@ -8,6 +8,7 @@ use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Object};
 
 use super::request_id::RequestId;
+use super::tasks::CursorError;
 use crate::db::StoreError;
 use crate::domain::DomainError;
 
@@ -77,6 +78,16 @@ pub enum ApiError {
     TaskNotFound(i64),
     #[error(transparent)]
     Invalid(#[from] DomainError),
+    #[error("{0}; start again from the first page, without `after`")]
+    Cursor(#[from] CursorError),
+    #[error(
+        "`offset` {offset} is past its bound of {max} (MAX_LIST_OFFSET): skipping that \
+         many tasks means reading them all. Page with the cursor instead: pass each \
+         page's `next` as `after` (it is also in the page's `Link: rel=\"next\"` header)"
+    )]
+    OffsetTooDeep { offset: u64, max: u64 },
+    #[error("`after` and `offset` cannot be combined: a page by cursor starts right after it")]
+    CursorWithOffset,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -87,7 +98,10 @@ impl From<ApiError> for ProblemResponse {
             ApiError::TaskNotFound(_) => {
                 Self::NotFound(Json(Problem::new(StatusCode::NOT_FOUND, err.to_string())))
             }
-            ApiError::Invalid(_) => {
+            ApiError::Invalid(_)
+            | ApiError::Cursor(_)
+            | ApiError::OffsetTooDeep { .. }
+            | ApiError::CursorWithOffset => {
                 Self::BadRequest(Json(Problem::new(StatusCode::BAD_REQUEST, err.to_string())))
             }
             ApiError::Store(StoreError::Unavailable(ref cause)) => {

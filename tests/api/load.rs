@@ -188,16 +188,14 @@ async fn client(
     (mine, latencies)
 }
 
-/// Every id in the table, paging through the API.
+/// Every id in the table, paging through the API by cursor.
 async fn all_ids(address: &str) -> BTreeSet<i64> {
     let http = http();
     let mut ids = BTreeSet::new();
+    let mut after = String::new();
     loop {
         let page: Value = http
-            .get(format!(
-                "{address}/api/tasks?limit=500&offset={}",
-                ids.len()
-            ))
+            .get(format!("{address}/api/tasks?limit=500{after}"))
             .timeout(REQUEST_TIMEOUT)
             .send()
             .await
@@ -206,10 +204,11 @@ async fn all_ids(address: &str) -> BTreeSet<i64> {
             .await
             .expect("list JSON");
         let items = page["items"].as_array().expect("items");
-        if items.is_empty() {
-            return ids;
-        }
         ids.extend(items.iter().map(|t| t["id"].as_i64().expect("id")));
+        match page["next"].as_str() {
+            Some(next) => after = format!("&after={next}"),
+            None => return ids,
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! By concern:
 //! - the API: `tasks` (operations), `errors` (the error rule), `persistence`,
-//!   `totals` (exact under concurrent writes);
+//!   `totals` (exact under concurrent writes), `pages` (cursors, the offset bound,
+//!   the query plans);
 //! - data across versions: `fixtures` (every release's database opens),
 //!   `schema_versions` (`migrate`, and migrations this binary does not know),
 //!   `backup` (a consistent copy while writers write);
@@ -33,6 +34,7 @@ mod limits;
 mod load;
 mod metrics;
 mod openapi;
+mod pages;
 mod persistence;
 mod probes;
 mod request_id;

@@ -100,6 +100,41 @@ class GeneratedClient(unittest.TestCase):
         self.assertEqual([t.id for t in rest.items], mine[2:])
         self.assertEqual(rest.total, start + 3)
 
+    def test_a_walk_by_cursor_round_trips_next_as_after(self):
+        mine = [create(self.api, title=f"walk {i}", status=TaskStatus.IN_PROGRESS).parsed.id for i in range(5)]
+        seen, after, pages = [], UNSET, 0
+        while True:
+            response = list_tasks.sync_detailed(
+                client=self.api, status=TaskStatus.IN_PROGRESS, limit=2, after=after
+            )
+            page = response.parsed
+            self.assertIsInstance(page, TaskList)
+            seen += [t.id for t in page.items]
+            pages += 1
+            if page.next_ is None:
+                self.assertNotIn("link", response.headers, "no Link on the last page")
+                break
+            self.assertIsInstance(page.next_, str)
+            self.assertEqual(
+                response.headers["link"],
+                f'</api/tasks?limit=2&status=in_progress&after={page.next_}>; rel="next"',
+            )
+            after = page.next_
+        self.assertEqual(seen[-5:], mine, "every task once, in id order")
+        self.assertEqual(len(seen), len(set(seen)), "no task twice")
+        self.assertGreaterEqual(pages, 3)
+
+    def test_a_cursor_of_another_list_is_a_400_problem_that_names_after(self):
+        for i in range(2):
+            create(self.api, title=f"foreign {i}", status=TaskStatus.TODO)
+        cursor = list_tasks.sync(client=self.api, status=TaskStatus.TODO, limit=1).next_
+        self.assertIsInstance(cursor, str)
+        for status, after in ((TaskStatus.DONE, cursor), (TaskStatus.TODO, cursor[:-1] + ("A" if cursor[-1] != "A" else "B"))):
+            response = list_tasks.sync_detailed(client=self.api, status=status, limit=1, after=after)
+            self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST, (status, after))
+            self.assertIsInstance(response.parsed, Problem)
+            self.assertIn("`after`", response.parsed.detail)
+
     def test_patch_changes_named_fields_and_null_clears_description_and_due_date(self):
         task = create(
             self.api, title="old", description="drop me", due_date=datetime.date(2026, 1, 1)

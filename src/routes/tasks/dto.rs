@@ -81,6 +81,9 @@ pub struct TaskListDto {
     pub total: u64,
     pub limit: u64,
     pub offset: u64,
+    /// The cursor of the next page, to pass as `after`; `null` on the last page.
+    #[oai(nullable)]
+    pub next: Option<String>,
 }
 
 impl From<TaskStatusDto> for TaskStatus {

@@ -41,10 +41,13 @@ impl IntoResponse for TaskListJson {
             total,
             limit,
             offset,
+            next,
         } = self.0;
+        // A cursor is base64url, but its JSON is written by serde all the same.
+        let next = serde_json::Value::from(next);
         let chunks = Chunks::new(
             items,
-            format!(r#"],"total":{total},"limit":{limit},"offset":{offset}}}"#),
+            format!(r#"],"total":{total},"limit":{limit},"offset":{offset},"next":{next}}}"#),
         );
         Response::builder()
             .content_type(Self::CONTENT_TYPE)
@@ -124,6 +127,7 @@ mod tests {
             total: 1000,
             limit: 500,
             offset: 7,
+            next: Some("AQEA".to_owned()),
             items,
         }
     }
@@ -148,7 +152,7 @@ mod tests {
                 (1..=count as i64)
                     .map(|i| task(i, description_len))
                     .collect(),
-                r#"],"total":1000,"limit":500,"offset":7}"#.to_owned(),
+                r#"],"total":1000,"limit":500,"offset":7,"next":"AQEA"}"#.to_owned(),
             );
             let chunks: Vec<Bytes> = chunks.collect();
             let largest = chunks.iter().map(Bytes::len).max().unwrap_or(0);
@@ -160,6 +164,29 @@ mod tests {
             let parsed: serde_json::Value = serde_json::from_slice(&joined)
                 .unwrap_or_else(|err| panic!("{case}: not JSON ({err})"));
             assert_eq!(parsed, expected, "{case}");
+        }
+    }
+
+    /// What goes out whole: the tail with `next` as a string or `null`.
+    #[tokio::test]
+    async fn the_body_is_the_dtos_json_with_or_without_a_next_page() {
+        for next in [Some("AQEBAAAAAAAAAGTc2h5V".to_owned()), None] {
+            let dto = || TaskListDto {
+                total: 3,
+                limit: 2,
+                offset: 0,
+                next: next.clone(),
+                items: vec![task(1, 5), task(2, 5)],
+            };
+            let expected = dto().to_json().expect("a DTO serialises");
+            let body = TaskListJson(dto())
+                .into_response()
+                .into_body()
+                .into_bytes()
+                .await
+                .expect("the body");
+            let parsed: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+            assert_eq!(parsed, expected, "next {next:?}");
         }
     }
 }

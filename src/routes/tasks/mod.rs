@@ -1,3 +1,4 @@
+mod cursor;
 mod document;
 mod dto;
 mod json_string;
@@ -7,6 +8,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
+pub use cursor::CursorError;
 pub use document::close_request_bodies;
 pub use dto::{CreateTaskDto, TaskDto, TaskListDto, TaskStatusDto, UpdateTaskDto};
 use list_body::TaskListJson;
@@ -16,6 +18,7 @@ use super::bounds::{bounded, bounded_list};
 use super::problem::{ApiError, ProblemResponse};
 use crate::db::{TaskQuery, TaskStore};
 use crate::domain::{NewTask, TaskChanges};
+use cursor::Cursor;
 
 #[derive(Debug, ApiResponse)]
 pub enum CreateTaskResponse {
@@ -26,8 +29,9 @@ pub enum CreateTaskResponse {
 
 #[derive(Debug, ApiResponse)]
 pub enum ListTasksResponse {
+    /// A page. `Link` is the URL of the next page (`rel="next"`), absent on the last.
     #[oai(status = 200)]
-    Ok(TaskListJson),
+    Ok(TaskListJson, #[oai(header = "Link")] Option<String>),
 }
 
 #[derive(Debug, ApiResponse)]
@@ -45,12 +49,27 @@ pub enum DeleteTaskResponse {
 
 type ApiResult<T> = Result<T, ProblemResponse>;
 
+/// The `Link` header of a page that has a next one. The cursor is base64url and
+/// statuses are snake_case words, so nothing here needs escaping.
+fn next_link(query: &TaskQuery, cursor: &str) -> String {
+    let status = query
+        .status
+        .map(|s| format!("&status={}", s.as_str()))
+        .unwrap_or_default();
+    format!(
+        "</api/tasks?limit={}{status}&after={cursor}>; rel=\"next\"",
+        query.limit
+    )
+}
+
 fn default_limit() -> u64 {
     50
 }
 
 pub struct TasksApi {
     pub store: TaskStore,
+    /// The deepest `offset` served (MAX_LIST_OFFSET): an offset reads every row it skips.
+    pub max_list_offset: u64,
 }
 
 // Every operation names its bounds (`transform`, see `bounds`).
@@ -71,6 +90,13 @@ impl TasksApi {
     }
 
     /// List tasks in id order, optionally only those with one status.
+    ///
+    /// Page by cursor: each page's `next` (also its `Link: rel="next"` header) is the
+    /// `after` of the page that follows; `null` on the last page. A page by cursor
+    /// costs the same wherever it is in the list, and a walk by cursor neither skips
+    /// nor repeats a task that exists throughout, whatever is written meanwhile.
+    /// `offset` is kept for older clients: it is slow (the tasks it skips are read)
+    /// and bounded by the server's MAX_LIST_OFFSET (10 000 by default); past it, 400.
     #[oai(
         path = "/",
         method = "get",
@@ -86,25 +112,55 @@ impl TasksApi {
             validator(minimum(value = "1"), maximum(value = "500"))
         )]
         limit: Query<u64>,
-        /// How many matching tasks to skip.
+        /// The `next` of the page before: this page starts after it. Only valid with
+        /// the same `status` as that page's request.
+        // What `Cursor::encode` writes, as `cursor`'s tests hold it to. A value
+        // of this shape that the server did not issue is still refused (400).
+        #[oai(validator(pattern = "^[A-Za-z0-9_-]{20}$"))]
+        after: Query<Option<String>>,
+        /// Deprecated in favour of `after`: how many matching tasks to skip, at most
+        /// the server's MAX_LIST_OFFSET (10 000 by default). Not with `after`.
         #[oai(
             default,
+            deprecated,
             validator(minimum(value = "0"), maximum(value = "1000000000000"))
         )]
         offset: Query<u64>,
     ) -> ApiResult<ListTasksResponse> {
+        let status = status.0.map(Into::into);
+        let after = match after.0.as_deref() {
+            None => None,
+            Some(_) if offset.0 > 0 => return Err(ApiError::CursorWithOffset.into()),
+            Some(raw) => Some(Cursor::parse_for(raw, status).map_err(ApiError::from)?),
+        };
+        if offset.0 > self.max_list_offset {
+            return Err(ApiError::OffsetTooDeep {
+                offset: offset.0,
+                max: self.max_list_offset,
+            }
+            .into());
+        }
         let query = TaskQuery {
-            status: status.0.map(Into::into),
+            status,
+            after,
             limit: limit.0,
             offset: offset.0,
         };
         let page = self.store.list(query).await?;
-        Ok(ListTasksResponse::Ok(TaskListJson(TaskListDto {
+        let next = page
+            .more
+            .then(|| page.items.last().map(|task| task.id))
+            .flatten()
+            .map(|after_id| Cursor { status, after_id }.encode());
+        let link = next.as_deref().map(|cursor| next_link(&query, cursor));
+        let list = TaskListDto {
             items: page.items.into_iter().map(TaskDto::from).collect(),
             total: page.total,
             limit: query.limit,
             offset: query.offset,
-        })))
+            next,
+        };
+        Ok(ListTasksResponse::Ok(TaskListJson(list), link))
     }
 
     /// Get one task.
