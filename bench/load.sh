@@ -3,7 +3,8 @@
 # Usage: bench/load.sh BASE_URL SCENARIO SECONDS
 #   SCENARIO: health | get-task | list | post | get (GET of BENCH_PATH)
 # Env: CONNS (32), THREADS (2), WRK_CPUS (taskset CPU list for wrk; unset: any),
-#      TASKS (ids for get-task: 1..TASKS, 10000)
+#      TASKS (ids for get-task: 1..TASKS, 10000), WRK_HEADER (one more request
+#      header, `Name: value`, such as a bearer token)
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -20,6 +21,7 @@ case "$scenario" in
 esac
 
 cmd=(wrk -t "$threads" -c "$conns" -d "${seconds}s" --timeout 5s -s "$bench_dir/lua/$script" "$base${path%%\{id\}}")
+if [[ -n "${WRK_HEADER:-}" ]]; then cmd+=(-H "$WRK_HEADER"); fi
 if [[ -n "${WRK_CPUS:-}" ]]; then cmd=(taskset -c "$WRK_CPUS" "${cmd[@]}"); fi
 out="$(BENCH_LUA="$bench_dir/lua" "${cmd[@]}")"
 result="$(grep '^{' <<<"$out" | tail -n 1)"

@@ -149,6 +149,7 @@ stage "Kubernetes manifests (kustomize, kubernetes-validate, checkov)" scripts/c
 stage "Prometheus alert rules (promtool check and test)" scripts/check/alerts.sh
 stage "API against its OpenAPI document (schemathesis)" scripts/test/schema.sh
 stage "a client generated from the OpenAPI document (openapi-python-client)" scripts/test/client.sh
+stage "tokens and CORS in headless Chromium: pages on two origins, Swagger UI's Authorize" scripts/test/browser-auth.sh
 stage "fresh-machine order: Docker client chosen after its install" scripts/suite/fresh-order.sh
 stage "runner: a clone without ../shared reports every stage truthfully" scripts/suite/no-shared.sh
 # compat-image.sh installs and starts Docker itself, and untags the old image first.
@@ -156,6 +157,7 @@ stage "compat image: build" scripts/build/compat-image.sh "$image"
 built="compat image: build"
 stage --needs "$built" "compat image: container contract" scripts/test/image.sh --built-from-compat "$image"
 stage --needs "$built" "compat image: binary smoke test" scripts/test/smoke-binary.sh --image "$image"
+stage --needs "$built" "compat image: tokens and CORS in headless Chromium" scripts/test/browser-auth.sh --image "$image"
 stage --needs "$built" "compat image: a real Prometheus scrapes /metrics, counts exact" scripts/test/prometheus.sh "$image"
 # arm64: cross-compiled on this machine, run through qemu-user-static.
 image_arm64="${TEST_IMAGE_ARM64:-tasks-backend:compat-arm64}"

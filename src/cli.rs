@@ -1,5 +1,5 @@
 //! The command line: parse arguments and settings, then serve, probe or run a
-//! maintenance command. Exit status: 0 on success, 1 on a runtime failure, 2 on a
+//! maintenance command, or change a tokens file. Exit status: 0 on success, 1 on a runtime failure, 2 on a
 //! bad argument or setting, or a database schema this binary may not use.
 
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use crate::configuration::Settings;
 use crate::server::Metrics;
 use crate::server::ShutdownSignal;
 use crate::startup::{Application, StartupError};
-use crate::{healthcheck, maintenance, telemetry};
+use crate::{access, healthcheck, maintenance, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,6 +40,37 @@ enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// Issue, list or remove API tokens in a tokens file (API_TOKENS_FILE's format).
+    /// Needs no other setting and no database.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+enum TokenAction {
+    /// Create a random token (256 bits from the OS), append its name, scope and
+    /// SHA-256 to the file (created with mode 0600 when missing) and print the
+    /// token, once, alone on stdout.
+    Add {
+        name: String,
+        /// read, or write (which implies read).
+        scope: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Show each token's name and scope (never a hash or a token).
+    List {
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Remove the named token; servers reading the file drop it on their next reload.
+    Remove {
+        name: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -56,6 +87,11 @@ const EXIT_BAD_SETTINGS: u8 = 2;
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
+    // Before the settings: an operator issues tokens wherever the file is, with no
+    // service settings around.
+    if let Command::Token { action } = command {
+        return token(action);
+    }
     let settings = match Settings::load() {
         Ok(settings) => settings,
         Err(err) => {
@@ -89,6 +125,7 @@ pub fn run() -> ExitCode {
         Command::Migrate {
             action: MigrateAction::Up,
         } => runtime.block_on(maintenance::migrate_up(&settings.database)),
+        Command::Token { .. } => unreachable!("handled before the settings"),
         Command::Serve => {
             // Held until the end of `run`, so buffered log lines are flushed at exit.
             let telemetry = telemetry::init(settings.log_format, &settings.log_level);
@@ -128,7 +165,7 @@ async fn serve(settings: Settings, telemetry: Option<&telemetry::Telemetry>) -> 
                 StartupError::BadSetting(_) | StartupError::IncompatibleSchema(_) => {
                     EXIT_BAD_SETTINGS
                 }
-                StartupError::Database(_) => EXIT_FAILURE,
+                StartupError::Database(_) | StartupError::Signals(_) => EXIT_FAILURE,
             };
             return ExitCode::from(code);
         }
@@ -145,6 +182,41 @@ async fn serve(settings: Settings, telemetry: Option<&telemetry::Telemetry>) -> 
             tracing::error!(error = %err, "server failed");
             eprintln!("tasks-backend: server failed: {err}");
             ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// `token add | list | remove`: what is asked for on stdout (the token, the list),
+/// everything else on stderr.
+fn token(action: TokenAction) -> ExitCode {
+    let done = match &action {
+        TokenAction::Add { name, scope, file } => access::add(file, name, scope).map(|token| {
+            eprintln!(
+                "tasks-backend: added token {name} ({scope}) to {}; it is shown once, below",
+                file.display()
+            );
+            println!("{token}");
+        }),
+        TokenAction::List { file } => access::list(file).map(|lines| {
+            for line in lines {
+                println!("{line}");
+            }
+        }),
+        TokenAction::Remove { name, file } => access::remove(file, name).map(|()| {
+            eprintln!(
+                "tasks-backend: removed token {name} from {}",
+                file.display()
+            );
+        }),
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tasks-backend: {err}");
+            ExitCode::from(match err {
+                access::TokenCommandError::Refused(_) => EXIT_BAD_SETTINGS,
+                access::TokenCommandError::Io(_) => EXIT_FAILURE,
+            })
         }
     }
 }

@@ -12,6 +12,8 @@
 //!   hyper, shutdown, the readiness flag, the metrics registry and what it
 //!   measures of every request. It runs an endpoint and never imports
 //!   `routes` (`routes` reads its readiness flag);
+//! - `access`: the tokens file: read at start-up, reloaded while serving, changed by
+//!   `token add | list | remove`;
 //! - `db`: the database layer: connection, migrations, the task store; it imports
 //!   `domain` and `configuration` only;
 //! - `telemetry`: the logs;
@@ -19,6 +21,7 @@
 //! - `configuration`: the settings, and [`configuration::SettingsError`], the one
 //!   error for a bad setting, whichever layer finds it.
 
+pub mod access;
 pub mod cli;
 pub mod configuration;
 pub mod db;

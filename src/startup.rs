@@ -6,6 +6,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
+use crate::access::{self, Tokens};
 use crate::configuration::{Settings, SettingsError};
 use crate::db::{self, ConnectError, SchemaError, TaskStore};
 use crate::routes::{self, AppState};
@@ -24,6 +25,9 @@ pub enum StartupError {
     /// restart will change that; an operator picks another release.
     #[error(transparent)]
     IncompatibleSchema(SchemaError),
+    /// The `SIGHUP` handler that reloads the tokens could not be installed (exit 1).
+    #[error("cannot install the SIGHUP handler for API_TOKENS_FILE: {0}")]
+    Signals(io::Error),
 }
 
 impl From<ConnectError> for StartupError {
@@ -44,10 +48,21 @@ pub struct Application {
     /// Closed once the server has stopped.
     store: TaskStore,
     metrics: Metrics,
+    /// Reloads the tokens; stopped with the server.
+    token_watch: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        // First: a bad tokens file is a bad setting, found before any other work.
+        let tokens = match &settings.access.tokens_file {
+            Some(path) => {
+                let (set, read) = access::read_at_startup(path)?;
+                tracing::info!(tokens = set.len(), "API tokens on (API_TOKENS_FILE)");
+                Some((Tokens::new(set), path.clone(), read))
+            }
+            None => None,
+        };
         db::prepare_storage(&settings.database.url)?;
         let store = TaskStore::new(db::connect(&settings.database).await?);
         let wanted = SocketAddr::new(settings.host, settings.port);
@@ -57,6 +72,13 @@ impl Application {
         let readiness = Readiness::default();
         let metrics = Metrics::new(settings.metrics_enabled);
         observe_pools(&metrics, &store);
+        let token_watch = match &tokens {
+            Some((tokens, path, read)) => Some(
+                access::watch(tokens.clone(), path.clone(), *read)
+                    .map_err(StartupError::Signals)?,
+            ),
+            None => None,
+        };
         let app = routes::app(
             store.clone(),
             AppState {
@@ -65,6 +87,11 @@ impl Application {
                 metrics: metrics.clone(),
             },
             &settings.requests,
+            routes::Access {
+                tokens: tokens.map(|(tokens, _, _)| tokens),
+                docs_require_token: settings.access.docs_require_token,
+            },
+            &settings.cors,
         );
         let server = Server::new(
             listener,
@@ -83,6 +110,7 @@ impl Application {
             server,
             store,
             metrics,
+            token_watch,
         })
     }
 
@@ -108,6 +136,9 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send,
     ) -> io::Result<()> {
         let served = self.server.run(shutdown).await;
+        if let Some(watch) = self.token_watch {
+            watch.abort();
+        }
         if let Err(err) = self.store.close().await {
             tracing::warn!(error = %err, "closing the database failed");
         }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A Python client generated from the running service's /openapi.json by
 # openapi-python-client (PyPI, pinned) drives the API: create, list with a filter
-# and paging, get, patch with null clears, delete, and problem+json errors. Proves
+# and paging, get, patch with null clears, delete, and problem+json errors, with
+# tokens on (API_TOKENS_FILE; the client sends a bearer token, and a 401 without
+# it is a documented problem). Proves
 # the document is usable by a common generator and says what the API does.
 # The generator and the client's runtime live in a venv (CLIENT_VENV, default
 # under ~/.cache) made on first use; the generated code lives in a temporary
@@ -26,7 +28,10 @@ fi
 bin=$(service_binary)
 
 work=$(mktemp -d)
-start_service_until_exit "$bin" "$work"
+# With tokens on (a write token, issued by the binary itself), as a guarded
+# deployment runs.
+token=$("$bin" token add ci write --file "$work/tokens" 2>/dev/null)
+API_TOKENS_FILE="$work/tokens" start_service_until_exit "$bin" "$work"
 
 
 # --fail-on-warning: a warning means a schema or an operation was left out (as
@@ -43,7 +48,7 @@ generate() {
 check "openapi-python-client generates every operation without a warning" "" generate
 
 run_client_tests() {
-  TASKS_BASE_URL="$service_url" TASKS_CLIENT_DIR="$work" \
+  TASKS_BASE_URL="$service_url" TASKS_CLIENT_DIR="$work" TASKS_TOKEN="$token" \
     "$venv/bin/python" -m unittest -v tests/client/test_generated_client.py
 }
 if [[ -d "$work/tasks_client" ]]; then

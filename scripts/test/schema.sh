@@ -2,7 +2,9 @@
 # Property-based check of the whole API against its own OpenAPI document, with
 # schemathesis (PyPI, pinned): no 5xx, every status, content type, header and body
 # as the document says, schema-invalid input refused and schema-valid input taken,
-# 405s that name what is allowed. Starts the service (TASKS_BIN, or the debug build,
+# 405s that name what is allowed; with tokens on (API_TOKENS_FILE), the token sent
+# on every request and its absence refused (schemathesis' ignored_auth check).
+# Starts the service (TASKS_BIN, or the debug build,
 # built when missing; scripts/lib/lib.sh) on a temporary SQLite file and a free
 # loopback port, runs a bounded number of examples (SCHEMA_MAX_EXAMPLES per
 # operation and phase, 100 by default) under a hard time limit (SCHEMA_TIME_LIMIT
@@ -23,7 +25,10 @@ fi
 bin=$(service_binary)
 
 work=$(mktemp -d)
-start_service_until_exit "$bin" "$work"
+# With tokens on (a write token, issued by the binary itself), as a guarded
+# deployment runs.
+token=$("$bin" token add ci write --file "$work/tokens" 2>/dev/null)
+API_TOKENS_FILE="$work/tokens" start_service_until_exit "$bin" "$work"
 base="$service_url"
 # Every operation of the document gets examples: the run must generate at least
 # one test case per operation, or it proved nothing.
@@ -58,6 +63,7 @@ start=$SECONDS
 (cd "$work" && NO_PROXY='*' timeout "$time_limit" python3 -m schemathesis.cli \
   --config-file "$work/schemathesis.toml" --no-color \
   run "$base/openapi.json" --checks all --max-examples "$examples" \
+  --header "Authorization: Bearer $token" \
   --request-timeout 10 --generation-database none >"$work/schemathesis.out" 2>&1) &&
   st_status=0 || st_status=$?
 took=$((SECONDS - start))

@@ -7,6 +7,7 @@ use std::path::Path;
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
+use super::access::{access, cors};
 use super::database::database_url;
 use super::limits::RawLimitSettings;
 use super::parse::{self, given};
@@ -28,6 +29,10 @@ struct RawSettings {
     shutdown_drain_secs: String,
     replica_id: Option<String>,
     metrics_enabled: String,
+    api_tokens_file: Option<String>,
+    docs_require_token: String,
+    cors_allowed_origins: String,
+    cors_max_age_secs: String,
     #[serde(flatten)]
     limits: RawLimitSettings,
 }
@@ -42,6 +47,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("shutdown_timeout_secs", "8"),
     ("shutdown_drain_secs", "0"),
     ("metrics_enabled", "true"),
+    ("docs_require_token", "false"),
+    ("cors_allowed_origins", ""),
+    ("cors_max_age_secs", "600"),
     // Load limits; README's memory budget is computed from these defaults.
     ("max_in_flight_requests", "64"),
     ("max_in_flight_lists", "4"),
@@ -53,7 +61,12 @@ const DEFAULTS: &[(&str, &str)] = &[
 ];
 
 /// Settings with no default: absent means "not given".
-const OPTIONAL: &[&str] = &["database_url", "database_url_file", "replica_id"];
+const OPTIONAL: &[&str] = &[
+    "database_url",
+    "database_url_file",
+    "replica_id",
+    "api_tokens_file",
+];
 
 impl Settings {
     /// Reads the process environment.
@@ -126,6 +139,8 @@ impl RawSettings {
         };
         let metrics_enabled = parse::boolean("METRICS_ENABLED", &self.metrics_enabled)?;
         let (connections, requests) = self.limits.parse()?;
+        let access = access(given(self.api_tokens_file), &self.docs_require_token)?;
+        let cors = cors(&self.cors_allowed_origins, &self.cors_max_age_secs)?;
         Ok(Settings {
             host,
             port,
@@ -137,6 +152,8 @@ impl RawSettings {
             requests,
             shutdown,
             metrics_enabled,
+            access,
+            cors,
         })
     }
 }

@@ -8,12 +8,15 @@
 //! - `database`: `DATABASE_URL` / `DATABASE_URL_FILE`; `redact` masks its secrets;
 //! - `limits`: what connections and requests may hold (the load limits);
 //! - `log`: `LOG_FORMAT`, `LOG_LEVEL`;
+//! - `access`: `API_TOKENS_FILE`, `DOCS_REQUIRE_TOKEN`, `CORS_ALLOWED_ORIGINS`,
+//!   `CORS_MAX_AGE_SECS`;
 //! - `error`: [`SettingsError`], the one error for a bad setting, whichever layer
 //!   finds it (the settings, the data directory, the database server, the bind).
 //!
 //! A new setting: its default in `load::DEFAULTS`, its raw field and its parsed
 //! field beside its kin (or in [`Settings`]), a row in README's settings table.
 
+mod access;
 mod database;
 mod error;
 mod limits;
@@ -28,6 +31,7 @@ mod tests;
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use access::{AccessSettings, CorsSettings};
 pub use database::{DatabaseSettings, DatabaseUrl};
 pub use error::SettingsError;
 pub use limits::{ConnectionLimits, RequestLimits};
@@ -51,6 +55,10 @@ pub struct Settings {
     pub shutdown: ShutdownSettings,
     /// Whether `/metrics` is served and requests are measured.
     pub metrics_enabled: bool,
+    /// Bearer tokens (off unless `API_TOKENS_FILE` is set).
+    pub access: AccessSettings,
+    /// Which other origins' web pages may call the API.
+    pub cors: CorsSettings,
 }
 
 /// How a stop goes (SIGTERM/SIGINT): first `drain`, then up to `timeout`.

@@ -32,6 +32,36 @@ fn with_nothing_set_the_defaults_apply() {
     assert_eq!(s.log_format, LogFormat::Text);
     assert_eq!(s.shutdown.drain, Duration::ZERO);
     assert!(s.metrics_enabled, "metrics are on by default");
+    assert!(s.access.tokens_file.is_none(), "tokens are off by default");
+    assert!(!s.access.docs_require_token);
+    assert!(s.cors.allowed_origins.is_empty(), "no CORS by default");
+    assert_eq!(s.cors.max_age, Duration::from_secs(600));
+}
+
+#[test]
+fn tokens_and_cors_are_read_from_the_environment_and_an_empty_file_setting_is_unset() {
+    let s = Settings::from_env(env(&[
+        ("API_TOKENS_FILE", "/run/secrets/tokens"),
+        ("DOCS_REQUIRE_TOKEN", "true"),
+        (
+            "CORS_ALLOWED_ORIGINS",
+            "https://a.example, http://127.0.0.1:5173",
+        ),
+        ("CORS_MAX_AGE_SECS", "60"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        s.access.tokens_file.as_deref(),
+        Some(Path::new("/run/secrets/tokens"))
+    );
+    assert!(s.access.docs_require_token);
+    assert_eq!(
+        s.cors.allowed_origins,
+        ["https://a.example", "http://127.0.0.1:5173"]
+    );
+    assert_eq!(s.cors.max_age, Duration::from_secs(60));
+    let s = Settings::from_env(env(&[("API_TOKENS_FILE", "")])).unwrap();
+    assert!(s.access.tokens_file.is_none(), "empty counts as not set");
 }
 
 #[test]

@@ -1,11 +1,16 @@
-//! Domain rules for tasks: values that exist only once they have been parsed.
+//! Domain rules for tasks, and for who may call the API: values that exist only
+//! once they have been parsed.
 
+mod api_token;
 mod due_date;
 mod task;
 mod task_description;
 mod task_status;
 mod task_title;
 
+pub use api_token::{
+    Scope, TokenEntry, TokenFileError, TokenHash, TokenName, TokenSet, generate_token,
+};
 pub use due_date::DueDate;
 pub use task::{NewTask, Task, TaskChanges};
 pub use task_description::TaskDescription;

@@ -16,7 +16,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 use super::ApiTags;
 use super::health::HealthApi;
 use super::patterns::PathPatterns;
-use super::problem::{Problem, ProblemResponse};
+use super::problem::Problem;
 use crate::server::{Metrics, RouteOf, UNMATCHED_ROUTE};
 
 /// The Prometheus text exposition format's content type.
@@ -36,6 +36,15 @@ pub enum MetricsResponse {
     Metrics(PlainText<String>),
 }
 
+/// What `/metrics` can fail with: it needs no token, so it does not share the
+/// tasks operations' list of problems.
+#[derive(Debug, ApiResponse)]
+pub enum MetricsProblem {
+    /// Metrics are turned off (`METRICS_ENABLED=false`).
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+}
+
 #[OpenApi]
 impl MetricsApi {
     /// Prometheus metrics of this replica: HTTP requests by method, route and
@@ -43,7 +52,7 @@ impl MetricsApi {
     /// readiness, dropped log lines, build and process. 404 when turned off
     /// (`METRICS_ENABLED=false`).
     #[oai(path = "/metrics", method = "get", tag = "ApiTags::Metrics")]
-    async fn metrics(&self) -> Result<MetricsResponse, ProblemResponse> {
+    async fn metrics(&self) -> Result<MetricsResponse, MetricsProblem> {
         if self.metrics.is_enabled() {
             let ready = self.health.readiness_problem().await.is_none();
             self.metrics.record(|| {
@@ -53,7 +62,7 @@ impl MetricsApi {
         }
         match self.metrics.render() {
             Some(text) => Ok(MetricsResponse::Metrics(PlainText(text))),
-            None => Err(ProblemResponse::NotFound(Json(Problem::new(
+            None => Err(MetricsProblem::NotFound(Json(Problem::new(
                 StatusCode::NOT_FOUND,
                 "metrics are turned off (METRICS_ENABLED=false)",
             )))),

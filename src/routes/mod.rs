@@ -8,6 +8,9 @@
 //!   time), named by each operation in its `#[oai(transform = ...)]`;
 //! - `problem`: every error as `application/problem+json`, the one place errors
 //!   meet status codes;
+//! - `auth`: bearer tokens (`API_TOKENS_FILE`): the guard and the scheme the
+//!   operations declare;
+//! - `cors`: CORS for the origins in `CORS_ALLOWED_ORIGINS`;
 //! - `allow`: the 405's `Allow`, from the operations' declarations;
 //! - `patterns`: the documented paths as patterns, which `allow` and `metrics` match;
 //! - `middleware`: the log line and panics, for every request;
@@ -18,7 +21,9 @@
 //! the document pick it up.
 
 mod allow;
+mod auth;
 mod bounds;
+mod cors;
 mod health;
 mod metrics;
 mod middleware;
@@ -33,12 +38,13 @@ use poem::middleware::{CatchPanic, SetHeader};
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::{OpenApi, OpenApiService, Tags};
 
+pub use auth::Access;
 pub use bounds::MAX_BODY_BYTES;
 pub use health::LIVENESS_PATH;
 pub use metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use problem::{CONTENT_TYPE as PROBLEM_CONTENT_TYPE, Problem, ProblemResponse, render};
 
-use crate::configuration::RequestLimits;
+use crate::configuration::{CorsSettings, RequestLimits};
 use crate::db::TaskStore;
 use crate::server::{Metrics, Readiness, RouteOf};
 
@@ -79,7 +85,13 @@ pub fn route_of() -> RouteOf {
 }
 
 /// The whole HTTP application, ready to serve.
-pub fn app(store: TaskStore, state: AppState, limits: &RequestLimits) -> impl Endpoint + 'static {
+pub fn app(
+    store: TaskStore,
+    state: AppState,
+    limits: &RequestLimits,
+    access: Access,
+    cors: &CorsSettings,
+) -> impl Endpoint + 'static {
     let health = health::HealthApi {
         store: store.clone(),
         readiness: state.readiness,
@@ -104,16 +116,24 @@ pub fn app(store: TaskStore, state: AppState, limits: &RequestLimits) -> impl En
          or route, 405 for a wrong method, 413 for a body over 64 KiB, 415 for a body that \
          is not JSON, 408 for a body that does not arrive within BODY_READ_TIMEOUT_SECS, \
          503 while the database is unreachable or the replica is at its limit of requests \
-         in flight (then with `Retry-After`).",
+         in flight (then with `Retry-After`). When the service runs with tokens \
+         (API_TOKENS_FILE), every tasks operation needs `Authorization: Bearer TOKEN`: \
+         401 without a valid token, 403 for a read-only token on a write.",
     );
     let docs = api.swagger_ui();
     let spec = tasks::close_request_bodies(&api.spec());
+    let spec = if access.tokens.is_some() {
+        tasks::require_tokens(&spec)
+    } else {
+        spec
+    };
     let spec = poem::endpoint::make_sync(move |_| {
         poem::Response::builder()
             .content_type("application/json")
             .body(spec.clone())
     });
     let allowed = Arc::new(allow::AllowedMethods::from_meta(&Api::meta()));
+    let access = Arc::new(access);
     Route::new()
         // GET only: any other method on these is 405, like everywhere else.
         .at("/openapi.json", bounds::bounded(poem::get(spec)))
@@ -124,6 +144,10 @@ pub fn app(store: TaskStore, state: AppState, limits: &RequestLimits) -> impl En
         .with(CatchPanic::new().with_handler(middleware::PanicToProblem))
         .catch_all_error(problem::into_problem)
         .around(move |next, req| allow::allow_on_405(allowed.clone(), next, req))
+        // Before any route reads the request: nothing answers without a token.
+        .around(move |next, req| auth::guard(access.clone(), next, req))
+        // Outside the guard: a preflight carries no token.
+        .with(cors::ExactCors::new(cors))
         .around(middleware::log_request)
         // Outside the log line and every problem, which all carry the id.
         .around(request_id::with_request_id)

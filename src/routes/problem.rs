@@ -54,6 +54,14 @@ pub enum ProblemResponse {
     /// Malformed JSON, wrong types, unknown fields, or a value that breaks a rule.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
+    /// Tokens are on (`API_TOKENS_FILE`) and the request has no valid bearer token;
+    /// `WWW-Authenticate` says which (RFC 6750).
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>, #[oai(header = "WWW-Authenticate")] String),
+    /// The token's scope does not allow this operation (a `read` token on a
+    /// write): `WWW-Authenticate` says `error="insufficient_scope"`.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>, #[oai(header = "WWW-Authenticate")] String),
     /// No such task, or no such route.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),

@@ -72,6 +72,26 @@ fn bad_settings_stop_the_process_with_status_2_and_one_line_naming_the_setting()
             "both set",
         ),
         (
+            vec![("API_TOKENS_FILE", "/nonexistent")],
+            "API_TOKENS_FILE",
+            "cannot read the file",
+        ),
+        (
+            vec![("CORS_ALLOWED_ORIGINS", "https://app.example/")],
+            "CORS_ALLOWED_ORIGINS",
+            "not an exact origin",
+        ),
+        (
+            vec![("CORS_MAX_AGE_SECS", "90000")],
+            "CORS_MAX_AGE_SECS",
+            "whole number",
+        ),
+        (
+            vec![("DOCS_REQUIRE_TOKEN", "yes")],
+            "DOCS_REQUIRE_TOKEN",
+            "true or false",
+        ),
+        (
             vec![("CONFIG_FILE", "/nonexistent.toml")],
             "CONFIG_FILE",
             "CONFIG_FILE=\"/nonexistent.toml\"",
@@ -382,4 +402,102 @@ async fn the_database_url_can_come_from_a_file_and_its_password_is_not_logged() 
         "password in the logs: {logs:?}"
     );
     drop_postgres_database(&url).await;
+}
+
+/// `token add | list | remove` as an operator runs them, and a tokens file the
+/// server refuses at start-up: by line number, never its content.
+#[test]
+fn token_commands_issue_list_and_remove_and_a_bad_file_stops_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secrets").join("tokens");
+    std::fs::create_dir(dir.path().join("secrets")).unwrap();
+    let file_arg = file.to_str().unwrap();
+    let token = |args: &[&str]| {
+        let mut cmd = command(dir.path());
+        cmd.arg("token").args(args);
+        let out = run_bounded(cmd, EXIT_LIMIT);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, issued, stderr) = token(&["add", "ci", "write", "--file", file_arg]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let issued = issued.strip_suffix('\n').expect("one line");
+    assert!(
+        issued.len() == 64 && issued.bytes().all(|b| b.is_ascii_hexdigit()),
+        "the token alone on stdout, 256 bits in hex: {issued:?}"
+    );
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "a new tokens file is the owner's only");
+    let on_disk = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        !on_disk.contains(issued),
+        "the file holds no token: {on_disk}"
+    );
+    let (code, _, _) = token(&["add", "dash", "read", "--file", file_arg]);
+    assert_eq!(code, Some(0));
+    // (arguments, exit status, stdout, what stderr says)
+    let cases: [(&[&str], i32, &str, &str); 6] = [
+        (
+            &["list", "--file", file_arg],
+            0,
+            "ci write\ndash read\n",
+            "",
+        ),
+        (
+            &["add", "ci", "read", "--file", file_arg],
+            2,
+            "",
+            "already in",
+        ),
+        (
+            &["add", "x", "admin", "--file", file_arg],
+            2,
+            "",
+            "invalid scope",
+        ),
+        (
+            &["remove", "nobody", "--file", file_arg],
+            2,
+            "",
+            "no token named nobody",
+        ),
+        (
+            &["remove", "ci", "--file", file_arg],
+            0,
+            "",
+            "removed token ci",
+        ),
+        (&["list", "--file", file_arg], 0, "dash read\n", ""),
+    ];
+    for (args, want_code, want_stdout, want_stderr) in cases {
+        let (code, stdout, stderr) = token(args);
+        assert_eq!(code, Some(want_code), "{args:?}: {stderr}");
+        assert_eq!(stdout, want_stdout, "{args:?}");
+        assert!(stderr.contains(want_stderr), "{args:?}: {stderr}");
+        assert!(
+            !stdout.contains(issued) && !stderr.contains(issued),
+            "{args:?}"
+        );
+    }
+
+    std::fs::write(&file, "# ok\nci write a-token-pasted-by-mistake\n").unwrap();
+    let mut cmd = command(dir.path());
+    cmd.env("PORT", "0").env("API_TOKENS_FILE", file_arg);
+    let out = run_bounded(cmd, EXIT_LIMIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("API_TOKENS_FILE") && stderr.contains("line 2"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("a-token-pasted") && !stdout.contains("a-token-pasted"),
+        "the content is never shown: {stderr} {stdout}"
+    );
 }

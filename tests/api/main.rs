@@ -13,6 +13,8 @@
 //! - `probes`, `shutdown`, `limits`: what orchestrators and load rely on;
 //! - `metrics`: `/metrics`, its counts after a known load, its series bounded;
 //! - `request_id`: `X-Request-Id` kept or replaced, and where it shows;
+//! - `tokens`: bearer tokens, each operation x each credential, reloads, secrets
+//!   kept out of logs; `cors`: preflights and origins;
 //! - the executable: `cli` (exit statuses, messages, logs), `faults` (a database
 //!   outage), `load`.
 //!
@@ -26,6 +28,7 @@ mod harness;
 
 mod backup;
 mod cli;
+mod cors;
 mod errors;
 mod faults;
 mod fixtures;
@@ -41,6 +44,7 @@ mod request_id;
 mod schema_versions;
 mod shutdown;
 mod tasks;
+mod tokens;
 mod totals;
 
 /// Declares each listed `async fn(&TestApp)` as a test on SQLite and one on PostgreSQL.

@@ -4,7 +4,8 @@ service and runs this file). Nothing here is written by hand against the API: a
 document that misstates a field or drops an operation breaks these tests.
 
 Environment: TASKS_BASE_URL (the service), TASKS_CLIENT_DIR (the directory holding
-the generated package `tasks_client`).
+the generated package `tasks_client`), TASKS_TOKEN (a write token, when the service
+runs with API_TOKENS_FILE: then the client sends it as a bearer token).
 """
 
 import datetime
@@ -15,7 +16,7 @@ from http import HTTPStatus
 
 sys.path.insert(0, os.environ["TASKS_CLIENT_DIR"])
 
-from tasks_client import Client  # noqa: E402
+from tasks_client import AuthenticatedClient, Client  # noqa: E402
 from tasks_client.api.tasks import (  # noqa: E402
     create_task,
     delete_task,
@@ -36,8 +37,16 @@ from tasks_client.types import UNSET  # noqa: E402
 PROBLEM_JSON = "application/problem+json"
 
 
-def client():
+def client(with_token=True):
     # trust_env=False: the service is on loopback, never behind the machine's proxy.
+    token = os.environ.get("TASKS_TOKEN", "")
+    if with_token and token:
+        return AuthenticatedClient(
+            base_url=os.environ["TASKS_BASE_URL"],
+            token=token,
+            raise_on_unexpected_status=True,
+            httpx_args={"trust_env": False},
+        )
     return Client(
         base_url=os.environ["TASKS_BASE_URL"],
         raise_on_unexpected_status=True,
@@ -56,6 +65,16 @@ class GeneratedClient(unittest.TestCase):
     def setUp(self):
         self.api = client()
         self.addCleanup(lambda: self.api.get_httpx_client().close())
+
+    @unittest.skipUnless(os.environ.get("TASKS_TOKEN"), "the service runs without tokens")
+    def test_without_the_token_the_answer_is_a_documented_401_problem(self):
+        anonymous = client(with_token=False)
+        self.addCleanup(lambda: anonymous.get_httpx_client().close())
+        response = list_tasks.sync_detailed(client=anonymous)
+        self.assertEqual(response.status_code, HTTPStatus.UNAUTHORIZED)
+        self.assertEqual(response.headers["content-type"], PROBLEM_JSON)
+        self.assertIsInstance(response.parsed, Problem, "401 is in the document")
+        self.assertTrue(response.headers["www-authenticate"].startswith("Bearer "))
 
     def test_create_then_get_returns_every_field(self):
         response = create(

@@ -9,11 +9,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 pub use cursor::CursorError;
-pub use document::close_request_bodies;
+pub use document::{close_request_bodies, require_tokens};
 pub use dto::{CreateTaskDto, TaskDto, TaskListDto, TaskStatusDto, UpdateTaskDto};
 use list_body::TaskListJson;
 
 use super::ApiTags;
+use super::auth::ApiAuth;
 use super::bounds::{bounded, bounded_list};
 use super::problem::{ApiError, ProblemResponse};
 use crate::db::{TaskQuery, TaskStore};
@@ -72,7 +73,8 @@ pub struct TasksApi {
     pub max_list_offset: u64,
 }
 
-// Every operation names its bounds (`transform`, see `bounds`).
+// Every operation names its bounds (`transform`, see `bounds`) and declares the
+// bearer scheme (`ApiAuth`, checked before by `auth::guard`).
 #[OpenApi(prefix_path = "/api/tasks", tag = "ApiTags::Tasks")]
 impl TasksApi {
     /// Create a task.
@@ -82,7 +84,11 @@ impl TasksApi {
         operation_id = "create_task",
         transform = "bounded"
     )]
-    async fn create_task(&self, body: Json<CreateTaskDto>) -> ApiResult<CreateTaskResponse> {
+    async fn create_task(
+        &self,
+        _auth: ApiAuth,
+        body: Json<CreateTaskDto>,
+    ) -> ApiResult<CreateTaskResponse> {
         let new = NewTask::try_from(body.0)?;
         let task = self.store.create(new).await?;
         let location = format!("/api/tasks/{}", task.id);
@@ -105,6 +111,7 @@ impl TasksApi {
     )]
     async fn list_tasks(
         &self,
+        _auth: ApiAuth,
         status: Query<Option<TaskStatusDto>>,
         /// Page size, 1 to 500.
         #[oai(
@@ -170,7 +177,7 @@ impl TasksApi {
         operation_id = "get_task",
         transform = "bounded"
     )]
-    async fn get_task(&self, id: Path<i64>) -> ApiResult<TaskResponse> {
+    async fn get_task(&self, _auth: ApiAuth, id: Path<i64>) -> ApiResult<TaskResponse> {
         match self.store.get(id.0).await? {
             Some(task) => Ok(TaskResponse::Ok(Json(task.into()))),
             None => Err(ApiError::TaskNotFound(id.0).into()),
@@ -186,6 +193,7 @@ impl TasksApi {
     )]
     async fn update_task(
         &self,
+        _auth: ApiAuth,
         id: Path<i64>,
         body: Json<UpdateTaskDto>,
     ) -> ApiResult<TaskResponse> {
@@ -203,7 +211,7 @@ impl TasksApi {
         operation_id = "delete_task",
         transform = "bounded"
     )]
-    async fn delete_task(&self, id: Path<i64>) -> ApiResult<DeleteTaskResponse> {
+    async fn delete_task(&self, _auth: ApiAuth, id: Path<i64>) -> ApiResult<DeleteTaskResponse> {
         if self.store.delete(id.0).await? {
             Ok(DeleteTaskResponse::Deleted)
         } else {

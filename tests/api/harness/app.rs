@@ -56,8 +56,13 @@ pub async fn spawn_sqlite_with(overrides: &[(&str, &str)]) -> TestApp {
 /// A fresh database on the server named by `TASKS_TEST_POSTGRES_URL`, one per test,
 /// dropped again when the app stops.
 pub async fn spawn_postgres() -> TestApp {
+    spawn_postgres_with(&[]).await
+}
+
+/// [`spawn_postgres`] with settings of the test's own.
+pub async fn spawn_postgres_with(overrides: &[(&str, &str)]) -> TestApp {
     let url = fresh_postgres_database().await;
-    let mut app = spawn(&url).await;
+    let mut app = spawn_with(&url, overrides).await;
     app.owns_postgres_database = true;
     app
 }

@@ -12,7 +12,10 @@ mod postgres;
 pub mod process;
 mod sqlite;
 
-pub use app::{TestApp, spawn, spawn_postgres, spawn_sqlite, spawn_sqlite_with, spawn_with};
+pub use app::{
+    TestApp, spawn, spawn_postgres, spawn_postgres_with, spawn_sqlite, spawn_sqlite_with,
+    spawn_with,
+};
 pub use client::{assert_problem, read_until, read_until_closed};
 pub use postgres::{drop_postgres_database, fresh_postgres_database, restore_postgres_dump};
 pub use sqlite::sqlite_rows;

@@ -19,7 +19,7 @@ pub fn command(dir: &Path) -> Command {
     cmd
 }
 
-/// Sends SIG`name` (`TERM`, `INT`, `KILL`) to `child`. Through libc, not the
+/// Sends SIG`name` (`TERM`, `INT`, `KILL`, `HUP`) to `child`. Through libc, not the
 /// `kill` command: Nix's build sandbox (the flake's tests check) has coreutils,
 /// which has no `kill`, and the tests must run there too.
 pub fn send_signal(child: &Child, name: &str) {
@@ -27,6 +27,7 @@ pub fn send_signal(child: &Child, name: &str) {
         "TERM" => libc::SIGTERM,
         "INT" => libc::SIGINT,
         "KILL" => libc::SIGKILL,
+        "HUP" => libc::SIGHUP,
         other => panic!("no such signal in these tests: {other}"),
     };
     let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
