@@ -29,6 +29,10 @@ pub struct RequestLimits {
     pub max_in_flight_lists: usize,
     /// From the end of the headers to the end of the body; past it, 408.
     pub body_read_timeout: Duration,
+    /// From the end of the body to the answer: a request waiting on the database
+    /// (a lock another session holds, a server that stopped answering) holds its
+    /// permit and a pool connection that long at most; past it, 503.
+    pub request_timeout: Duration,
     /// The deepest `offset` a list serves: the database reads every row an offset
     /// skips, so this bounds the rows one request can make it read. Past it, 400.
     pub max_list_offset: u64,
@@ -41,6 +45,7 @@ pub(super) struct RawLimitSettings {
     max_connections: String,
     header_read_timeout_secs: String,
     body_read_timeout_secs: String,
+    request_timeout_secs: String,
     idle_timeout_secs: String,
     max_list_offset: String,
 }
@@ -57,6 +62,7 @@ impl RawLimitSettings {
         let max_connections = count("MAX_CONNECTIONS", &self.max_connections)?;
         let header_read_timeout = secs("HEADER_READ_TIMEOUT_SECS", &self.header_read_timeout_secs)?;
         let body_read_timeout = secs("BODY_READ_TIMEOUT_SECS", &self.body_read_timeout_secs)?;
+        let request_timeout = secs("REQUEST_TIMEOUT_SECS", &self.request_timeout_secs)?;
         let idle_timeout = secs("IDLE_TIMEOUT_SECS", &self.idle_timeout_secs)?;
         let max_list_offset =
             parse::number("MAX_LIST_OFFSET", &self.max_list_offset, 0, 1_000_000)?;
@@ -69,6 +75,7 @@ impl RawLimitSettings {
             max_in_flight_requests,
             max_in_flight_lists,
             body_read_timeout,
+            request_timeout,
             max_list_offset,
         };
         Ok((connections, requests))

@@ -56,6 +56,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("max_connections", "512"),
     ("header_read_timeout_secs", "10"),
     ("body_read_timeout_secs", "10"),
+    ("request_timeout_secs", "15"),
     ("idle_timeout_secs", "30"),
     ("max_list_offset", "10000"),
 ];

@@ -114,6 +114,8 @@ fn bad_values_name_their_setting() {
         ("MAX_CONNECTIONS", "many"),
         ("HEADER_READ_TIMEOUT_SECS", "0"),
         ("BODY_READ_TIMEOUT_SECS", "-5"),
+        ("REQUEST_TIMEOUT_SECS", "0"),
+        ("REQUEST_TIMEOUT_SECS", "3601"),
         ("IDLE_TIMEOUT_SECS", "3601"),
         ("MAX_LIST_OFFSET", "-1"),
         ("MAX_LIST_OFFSET", "1000001"),

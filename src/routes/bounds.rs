@@ -11,7 +11,9 @@
 //! The order is fixed here: a request is shed (503) before its body is read; a body
 //! that is too large (413) or not JSON (415) is refused before a byte of it is read
 //! (deny.toml's quick-xml advisories rely on it); then it is read, bounded in size,
-//! within the body timeout (408). The permits go with the response body.
+//! within the body timeout (408); then the operation answers within the request
+//! timeout or is dropped, with what it held, for a 503. The permits go with the
+//! response body.
 //!
 //! Every refusal carries its [`Rejection`] in the response's extensions, for the
 //! server to count; the permits in use are read at each scrape ([`Bounds::observe`]).
@@ -120,7 +122,7 @@ pub fn bounded<E: Endpoint + 'static>(endpoint: E) -> impl Endpoint<Output = Res
                 Rejection::InFlightRequests,
             ));
         };
-        let response = read_body(bounds.limits.body_read_timeout, next.as_ref(), req).await?;
+        let response = read_body(&bounds.limits, next.as_ref(), req).await?;
         hold_until_sent(response, [request], false).await
     })
 }
@@ -142,7 +144,7 @@ pub fn bounded_list<E: Endpoint + 'static>(endpoint: E) -> impl Endpoint<Output 
                 Rejection::InFlightLists,
             ));
         };
-        let response = read_body(bounds.limits.body_read_timeout, next.as_ref(), req).await?;
+        let response = read_body(&bounds.limits, next.as_ref(), req).await?;
         // Streamed (`TaskListJson`): the permits end with the stream.
         let streamed = response.status().is_success();
         hold_until_sent(response, [request, list], streamed).await
@@ -217,14 +219,15 @@ fn is_json(content_type: Option<&str>) -> bool {
 
 /// The body gate, the one place a request body is read: refused unread when it is
 /// too large (413) or not JSON (415), else read here, bounded in size, within
-/// `timeout`, so a stalled upload is cut with a 408 instead of holding its
-/// connection and its in-flight permit for ever. Bodies are at most
+/// the body timeout, so a stalled upload is cut with a 408 instead of holding its
+/// connection and its in-flight permit for ever; then [`answer_within`]. Bodies are at most
 /// [`MAX_BODY_BYTES`], so holding one in memory for the handler is cheap.
 async fn read_body<E: Endpoint>(
-    timeout: Duration,
+    limits: &RequestLimits,
     next: &E,
     mut req: Request,
 ) -> poem::Result<Response> {
+    let (timeout, request_timeout) = (limits.body_read_timeout, limits.request_timeout);
     let too_large = || {
         refused(
             format!("request body is larger than {MAX_BODY_BYTES} bytes"),
@@ -241,7 +244,7 @@ async fn read_body<E: Endpoint>(
         None => req.headers().contains_key(header::TRANSFER_ENCODING),
     };
     if !has_body {
-        return next.call(req).await.map(IntoResponse::into_response);
+        return answer_within(request_timeout, next, req).await;
     }
     // Nothing but JSON is ever parsed (deny.toml's quick-xml advisories rely on it).
     if !is_json(req.content_type()) {
@@ -277,5 +280,27 @@ async fn read_body<E: Endpoint>(
             return Ok(response);
         }
     }
-    next.call(req).await.map(IntoResponse::into_response)
+    answer_within(request_timeout, next, req).await
+}
+
+/// Runs the operation for at most `timeout`. Past it the operation's future is
+/// dropped, and with it the database connection it held (the pool closes one
+/// dropped mid-query), so a request stuck on the database (a lock held elsewhere, a
+/// server that stopped answering) cannot hold its permits and a connection for
+/// ever: 503 with `Retry-After`, as for the other bounds that shed load.
+async fn answer_within<E: Endpoint>(
+    timeout: Duration,
+    next: &E,
+    req: Request,
+) -> poem::Result<Response> {
+    match tokio::time::timeout(timeout, next.call(req)).await {
+        Ok(answer) => answer.map(IntoResponse::into_response),
+        Err(_) => Ok(overloaded(
+            &format!(
+                "no answer within {} s (a write may still take effect)",
+                timeout.as_secs()
+            ),
+            Rejection::RequestTimeout,
+        )),
+    }
 }

@@ -115,8 +115,9 @@ pub fn app(
          400 for any request that is malformed or breaks a rule, 404 for an unknown task \
          or route, 405 for a wrong method, 413 for a body over 64 KiB, 415 for a body that \
          is not JSON, 408 for a body that does not arrive within BODY_READ_TIMEOUT_SECS, \
-         503 while the database is unreachable or the replica is at its limit of requests \
-         in flight (then with `Retry-After`). When the service runs with tokens \
+         503 while the database is unreachable or does not answer within \
+         REQUEST_TIMEOUT_SECS, or the replica is at its limit of requests in flight (then \
+         with `Retry-After`). When the service runs with tokens \
          (API_TOKENS_FILE), every tasks operation needs `Authorization: Bearer TOKEN`: \
          401 without a valid token, 403 for a read-only token on a write.",
     );

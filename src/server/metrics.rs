@@ -53,6 +53,8 @@ pub enum Rejection {
     InFlightLists,
     /// The body did not arrive within `BODY_READ_TIMEOUT_SECS`: 408.
     BodyTimeout,
+    /// The answer was not ready within `REQUEST_TIMEOUT_SECS`: 503.
+    RequestTimeout,
     /// A body over the limit: 413.
     BodyTooLarge,
     /// A body that is not JSON: 415.
@@ -66,11 +68,12 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::ConnectionLimit,
         Self::InFlightRequests,
         Self::InFlightLists,
         Self::BodyTimeout,
+        Self::RequestTimeout,
         Self::BodyTooLarge,
         Self::UnsupportedMediaType,
         Self::HeaderTooLarge,
@@ -84,6 +87,7 @@ impl Rejection {
             Self::InFlightRequests => "in_flight_requests",
             Self::InFlightLists => "in_flight_lists",
             Self::BodyTimeout => "body_timeout",
+            Self::RequestTimeout => "request_timeout",
             Self::BodyTooLarge => "body_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::HeaderTooLarge => "header_too_large",

@@ -1,5 +1,5 @@
-//! The load limits: in-flight shedding, the connection cap, the header, body and idle
-//! timeouts, and logging that never blocks a request. Raw TCP where a test has to
+//! The load limits: in-flight shedding, the connection cap, the header, body, request
+//! and idle timeouts, and logging that never blocks a request. Raw TCP where a test has to
 //! misbehave in ways an HTTP client will not (stall mid-headers, mid-body).
 
 use std::io::Read;
@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use reqwest::Method;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
 use crate::harness::process::command;
 use crate::harness::{
-    TestApp, assert_problem, client, read_until, read_until_closed, spawn_sqlite_with,
+    TestApp, assert_problem, client, read_until, read_until_closed, spawn_postgres_with,
+    spawn_sqlite_with,
 };
 use crate::openapi;
 
@@ -388,4 +390,109 @@ async fn a_blocked_stdout_drops_log_lines_instead_of_stalling_requests() {
         written + dropped >= requests,
         "written {written} + dropped {dropped} < {requests} requests"
     );
+}
+
+/// A connection of the test's own that has run `statements` (a lock, held until
+/// it is rolled back).
+async fn holding(url: &str, statements: &[&str]) -> DatabaseConnection {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(1)
+        .min_connections(1)
+        .sqlx_logging(false);
+    let db = Database::connect(options).await.expect("connect");
+    for statement in statements {
+        db.execute_unprepared(statement).await.expect(statement);
+    }
+    db
+}
+
+/// Requests stuck behind a lock held elsewhere, more of them than the pool has
+/// connections (`DATABASE_MAX_CONNECTIONS=2`), each get 503 with `Retry-After` at
+/// the request timeout (1 s); once the lock goes, nothing is left held: the pool
+/// serves again, every connection of it.
+async fn stuck_requests_get_503_at_the_request_timeout(
+    app: &TestApp,
+    lock: &[&str],
+    method: Method,
+    path: &str,
+) {
+    let held = holding(&app.database_url, lock).await;
+    let started = Instant::now();
+    let body = serde_json::json!({"title": "behind a lock"});
+    let answers = join_all((0..4).map(|_| {
+        let mut request = app.client.request(method.clone(), app.url(path));
+        if method == Method::POST {
+            request = request.json(&body);
+        }
+        request.timeout(Duration::from_secs(1) + MARGIN).send()
+    }))
+    .await;
+    let waited = started.elapsed();
+    for (i, answer) in answers.into_iter().enumerate() {
+        let case = format!("{method} {path} #{i} behind {lock:?}");
+        let answer = answer.unwrap_or_else(|e| panic!("{case}: no answer: {e}"));
+        let retry_after = answer.headers().get("retry-after").cloned();
+        let problem = assert_problem(answer, 503, &case).await;
+        assert_eq!(
+            retry_after.as_ref().map(|v| v.as_bytes()),
+            Some(&b"1"[..]),
+            "{case}"
+        );
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("no answer within 1 s")),
+            "{case}: {problem}"
+        );
+    }
+    assert!(
+        waited < Duration::from_secs(1) + MARGIN,
+        "answered in {waited:?}"
+    );
+    held.execute_unprepared("ROLLBACK").await.expect("rollback");
+    held.close().await.expect("close");
+    for i in 0..4 {
+        let answer = app.get("/api/tasks?limit=1").await;
+        assert_eq!(answer.status(), 200, "request {i} after the lock went");
+    }
+}
+
+const STUCK: [(&str, &str); 2] = [
+    ("REQUEST_TIMEOUT_SECS", "1"),
+    ("DATABASE_MAX_CONNECTIONS", "2"),
+];
+
+/// SQLite: a writer behind another writer waits up to its busy timeout (5 s); the
+/// request timeout answers first.
+#[tokio::test]
+async fn sqlite_a_write_stuck_behind_a_lock_gets_503_at_the_request_timeout() {
+    let app = spawn_sqlite_with(&STUCK).await;
+    stuck_requests_get_503_at_the_request_timeout(
+        &app,
+        &["BEGIN EXCLUSIVE"],
+        Method::POST,
+        "/api/tasks",
+    )
+    .await;
+    app.stop().await;
+}
+
+/// PostgreSQL: a read behind an exclusive lock would wait as long as the lock is
+/// held, holding its permit and a connection.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set TASKS_TEST_POSTGRES_URL, run with --include-ignored"]
+async fn postgres_a_read_stuck_behind_a_lock_gets_503_at_the_request_timeout() {
+    let app = spawn_postgres_with(&STUCK).await;
+    let task = app
+        .create_task(serde_json::json!({"title": "locked"}))
+        .await;
+    stuck_requests_get_503_at_the_request_timeout(
+        &app,
+        &["BEGIN", "LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE"],
+        Method::GET,
+        &format!("/api/tasks/{}", task["id"]),
+    )
+    .await;
+    app.stop().await;
 }
