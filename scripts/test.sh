@@ -101,7 +101,8 @@ rust_tests() {
   local url
   url=$(scripts/ensure-postgres.sh) || return 1
   # --include-ignored: the PostgreSQL tests are ignored only when no server is given.
-  TASKS_TEST_POSTGRES_URL="$url" cargo test --locked -- --include-ignored
+  # in_image:: needs an image, not built yet: scripts/test/image-api.sh runs it.
+  TASKS_TEST_POSTGRES_URL="$url" cargo test --locked -- --include-ignored --skip in_image::
 }
 
 dockerfile_lint() {
@@ -158,6 +159,7 @@ built="compat image: build"
 stage --needs "$built" "compat image: container contract" scripts/test/image.sh --built-from-compat "$image"
 stage --needs "$built" "compat image: binary smoke test" scripts/test/smoke-binary.sh --image "$image"
 stage --needs "$built" "compat image: tokens and CORS in headless Chromium" scripts/test/browser-auth.sh --image "$image"
+stage --needs "$built" "compat image: every operation x credential, a secret rotated under load (containers)" scripts/test/image-api.sh "$image"
 stage --needs "$built" "compat image: a real Prometheus scrapes /metrics, counts exact" scripts/test/prometheus.sh "$image"
 # arm64: cross-compiled on this machine, run through qemu-user-static.
 image_arm64="${TEST_IMAGE_ARM64:-tasks-backend:compat-arm64}"
@@ -177,6 +179,7 @@ stage --needs "$built" "container faults: kill, restart, disk trouble" scripts/t
 stage --needs "$built" "compat image: bounded memory under worst-case lists and stalled connections" scripts/test/load.sh "$image"
 stage --needs "$built" "PostgreSQL by host name from the compat image (DNS, /etc/hosts)" scripts/test/postgres-dns.sh "$image"
 stage --needs "$nix_image_stage" "PostgreSQL by host name from the Nix image" scripts/test/postgres-dns.sh "$nix_image"
+stage --needs "$nix_image_stage" "nix image: every operation x credential, a secret rotated under load (containers)" scripts/test/image-api.sh "$nix_image"
 stage --needs "$nix_image_stage" "nix image: bounded memory under worst-case lists and stalled connections" scripts/test/load.sh "$nix_image"
 stage --needs "$built" "compose.yaml: SQLite and postgres profiles (docker-compose)" scripts/test/compose.sh "$image"
 # The previous schema version's image, for the Swarm stage's rolling update and

@@ -16,7 +16,9 @@
 //! - `tokens`: bearer tokens, each operation x each credential, reloads, secrets
 //!   kept out of logs; `cors`: preflights and origins;
 //! - the executable: `cli` (exit statuses, messages, logs), `faults` (a database
-//!   outage), `load`.
+//!   outage), `load`;
+//! - `in_image`: checks that must hold in the image too, against a container
+//!   (`scripts/test/image-api.sh` runs them; `rust_tests` skips them).
 //!
 //! API tests run twice, on SQLite and on PostgreSQL. The PostgreSQL copies are
 //! `#[ignore]`d unless asked for: `scripts/test.sh` starts a server, sets
@@ -33,6 +35,7 @@ mod errors;
 mod faults;
 mod fixtures;
 mod hostile;
+mod in_image;
 mod limits;
 mod load;
 mod metrics;

@@ -45,6 +45,19 @@ impl TokenFile {
     pub fn setting(&self) -> (&'static str, String) {
         ("API_TOKENS_FILE", self.path.display().to_string())
     }
+
+    /// Opens the file to the image's user (uid 10001), as a Kubernetes secret's
+    /// default mode 0644 does, and returns its directory, for a mount.
+    pub fn open_to_the_image(&self) -> &Path {
+        set_mode(self._dir.path(), 0o755);
+        set_mode(&self.path, 0o644);
+        self._dir.path()
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// Replaces the file the way Kubernetes and `token remove` do: a whole new file
@@ -105,7 +118,10 @@ enum Credential {
     Write,
 }
 
-async fn every_operation_answers_each_credential_as_documented(app: &TestApp, tokens: &TokenFile) {
+pub async fn every_operation_answers_each_credential_as_documented(
+    app: &TestApp,
+    tokens: &TokenFile,
+) {
     use Credential::*;
     let unknown = "0".repeat(64);
     // (method, path with {id}, body, success status)
@@ -323,8 +339,9 @@ async fn status_of(app: &TestApp, token: &str, path: &str) -> u16 {
 }
 
 /// Kubernetes' way: the file is a symlink into `..data`, itself a symlink to a
-/// directory of the secret's version; an update swaps `..data` atomically.
-struct MountedSecret {
+/// directory of the secret's version; an update swaps `..data` atomically. Modes
+/// are a secret's defaults (0644), so the image's user reads it through a mount.
+pub struct MountedSecret {
     root: TempDir,
     versions: u32,
 }
@@ -332,10 +349,25 @@ struct MountedSecret {
 impl MountedSecret {
     fn new(text: &str) -> Self {
         let root = tempfile::tempdir().unwrap();
+        set_mode(root.path(), 0o755);
         let mut secret = Self { root, versions: 0 };
         secret.update(text);
         std::os::unix::fs::symlink("..data/tokens", secret.path()).unwrap();
         secret
+    }
+
+    /// The first version for [`rotation_under_load_loses_no_request`].
+    pub fn for_rotation() -> Self {
+        Self::new(&format!(
+            "{}{}",
+            line("steady", "read", "steady-token"),
+            line("setup", "write", "setup-token")
+        ))
+    }
+
+    /// The directory to mount; the file is `tokens` in it.
+    pub fn dir(&self) -> &Path {
+        self.root.path()
     }
 
     fn path(&self) -> PathBuf {
@@ -345,8 +377,11 @@ impl MountedSecret {
     fn update(&mut self, text: &str) {
         self.versions += 1;
         let version = format!("..v{}", self.versions);
+        let file = self.root.path().join(&version).join("tokens");
         std::fs::create_dir(self.root.path().join(&version)).unwrap();
-        std::fs::write(self.root.path().join(&version).join("tokens"), text).unwrap();
+        set_mode(&self.root.path().join(&version), 0o755);
+        std::fs::write(&file, text).unwrap();
+        set_mode(&file, 0o644);
         let swap = self.root.path().join("..data_tmp");
         std::os::unix::fs::symlink(&version, &swap).unwrap();
         std::fs::rename(&swap, self.root.path().join("..data")).unwrap();
@@ -358,13 +393,16 @@ impl MountedSecret {
 /// version takes effect (a new token admitted, a dropped one refused).
 #[tokio::test]
 async fn rotation_under_load_loses_no_request_with_a_valid_token() {
-    let mut secret = MountedSecret::new(&format!(
-        "{}{}",
-        line("steady", "read", "steady-token"),
-        line("setup", "write", "setup-token")
-    ));
+    let mut secret = MountedSecret::for_rotation();
     let path = secret.path().display().to_string();
-    let app = Arc::new(spawn_sqlite_with(&[("API_TOKENS_FILE", &path)]).await);
+    let app = spawn_sqlite_with(&[("API_TOKENS_FILE", &path)]).await;
+    rotation_under_load_loses_no_request(app, &mut secret).await;
+}
+
+/// The rotation test's body, for an app reading `secret` (started with
+/// [`MountedSecret::for_rotation`]).
+pub async fn rotation_under_load_loses_no_request(app: TestApp, secret: &mut MountedSecret) {
+    let app = Arc::new(app);
     let created = send(
         &app,
         Method::POST,

@@ -1,4 +1,5 @@
-//! The real application in this process, on port 0: what most tests run against.
+//! The real application in this process, on port 0: what most tests run against;
+//! or, through the same handle, the image in a container (`container`).
 
 use std::collections::HashMap;
 
@@ -11,6 +12,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::client;
+use super::container::Container;
 use super::postgres::{drop_postgres_database, fresh_postgres_database};
 
 pub struct TestApp {
@@ -23,6 +25,8 @@ pub struct TestApp {
     owns_postgres_database: bool,
     /// Keeps the SQLite directory alive as long as the app.
     _dir: Option<TempDir>,
+    /// The image's container, when the app is one (removed with the app).
+    _container: Option<Container>,
 }
 
 /// The settings a test app runs with: port 0 on loopback, plus `overrides`.
@@ -91,10 +95,25 @@ pub async fn spawn_with(database_url: &str, settings: &[(&str, &str)]) -> TestAp
         server: Some(server),
         owns_postgres_database: false,
         _dir: None,
+        _container: None,
     }
 }
 
 impl TestApp {
+    /// The app a container serves at `address` (its database is the container's own).
+    pub fn in_container(address: String, container: Container) -> Self {
+        Self {
+            address,
+            database_url: String::new(),
+            client: client::http(),
+            stop: None,
+            server: None,
+            owns_postgres_database: false,
+            _dir: None,
+            _container: Some(container),
+        }
+    }
+
     pub fn port(&self) -> u16 {
         self.address
             .rsplit(':')
