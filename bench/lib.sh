@@ -40,3 +40,15 @@ bench_args() {
     shift
   done
 }
+
+# release_binary [PATH]: prints PATH when given (a release binary built already),
+# else builds the release binary here and prints where it is.
+release_binary() {
+  if [[ -n "${1:-}" ]]; then
+    echo "$1"
+    return
+  fi
+  log "building the release binary"
+  (cd "$repo_dir" && cargo build --release --locked) >&2
+  echo "${CARGO_TARGET_DIR:-$repo_dir/target}/release/tasks-backend"
+}

@@ -34,13 +34,7 @@ max_offset=10000
 apt_tool wrk wrk
 apt_tool curl curl
 apt_tool python3 python3
-if [[ -n "${BENCH_BIN:-}" ]]; then
-  binary="$BENCH_BIN"
-else
-  log "building the release binary"
-  (cd "$repo_dir" && cargo build --release --locked)
-  binary="${CARGO_TARGET_DIR:-$repo_dir/target}/release/tasks-backend"
-fi
+binary="$(release_binary "${BENCH_BIN:-}")"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/tasks-backend-scale.XXXXXX")"
 pids=()
