@@ -26,8 +26,9 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
+
+from nix_instantiate import eval_json
 
 LOCK_VERSION = 7
 REV_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -52,18 +53,7 @@ def flake_inputs(flake_dir):
     """flake.nix's `inputs`, evaluated by nix-instantiate (no fetching)."""
     flake_nix = os.path.join(flake_dir, "flake.nix")
     expr = "(import %s).inputs or { }" % json.dumps(os.path.abspath(flake_nix))
-    try:
-        out = subprocess.run(
-            ["nix-instantiate", "--eval", "--strict", "--json", "--expr", expr],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-    except FileNotFoundError:
-        sys.exit("check-flake-lock: nix-instantiate not found (Debian: apt-get install nix-bin)")
-    except subprocess.CalledProcessError as err:
-        sys.exit("check-flake-lock: could not evaluate the inputs of %s:\n%s" % (flake_nix, err.stderr.strip()))
-    return json.loads(out.stdout)
+    return eval_json(expr, "check-flake-lock", "the inputs of %s" % flake_nix)
 
 
 def expected_original(name, spec, problems):

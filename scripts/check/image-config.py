@@ -19,8 +19,9 @@ Prints one line per problem and a summary; exits 1 if anything is wrong.
 import argparse
 import json
 import os
-import subprocess
 import sys
+
+from nix_instantiate import eval_json
 
 # The stand-ins. lib.assertMsg behaves as nixpkgs' does; fakeNss.override and
 # buildLayeredImage hand back their arguments for inspection. override takes an
@@ -47,18 +48,7 @@ import %(image)s { inherit lib dockerTools tasks-backend; }
 
 def evaluate(image_nix):
     expr = STUB_EXPR % {"image": json.dumps(os.path.abspath(image_nix))}
-    try:
-        out = subprocess.run(
-            ["nix-instantiate", "--eval", "--strict", "--json", "--expr", expr],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-    except FileNotFoundError:
-        sys.exit("check-image-config: nix-instantiate not found (Debian: apt-get install nix-bin)")
-    except subprocess.CalledProcessError as err:
-        sys.exit("check-image-config: evaluating %s failed:\n%s" % (image_nix, err.stderr.strip()))
-    return json.loads(out.stdout)
+    return eval_json(expr, "check-image-config", image_nix)
 
 
 def expected_config(contract):

@@ -111,13 +111,7 @@ async fn a_listed_origin_gets_its_preflight_and_no_other_origin_gets_anything() 
     no_cors_headers(&other, "a request from another origin");
 
     // A refusal from the listed origin is readable by the page (it says why).
-    let refused = app
-        .client
-        .get(app.url("/api/tasks"))
-        .header("origin", ALLOWED)
-        .send()
-        .await
-        .unwrap();
+    let refused = list_from(&app, ALLOWED).await;
     assert_eq!(refused.status(), 401);
     assert_eq!(header(&refused, "access-control-allow-origin"), ALLOWED);
     app.stop().await;
@@ -128,13 +122,7 @@ async fn with_no_origin_listed_there_is_no_cors() {
     let app = spawn_sqlite().await;
     let response = preflight(&app, ALLOWED, "DELETE", "authorization").await;
     no_cors_headers(&response, "a preflight with CORS off");
-    let get = app
-        .client
-        .get(app.url("/api/tasks"))
-        .header("origin", ALLOWED)
-        .send()
-        .await
-        .unwrap();
+    let get = list_from(&app, ALLOWED).await;
     assert_eq!(get.status(), 200);
     no_cors_headers(&get, "a GET with CORS off");
     app.stop().await;
@@ -151,4 +139,14 @@ async fn the_max_age_is_a_setting() {
     assert_eq!(ok.status(), 200);
     assert_eq!(header(&ok, "access-control-max-age"), "60");
     app.stop().await;
+}
+
+/// `GET /api/tasks` as a page on `origin` sends it, with no token.
+async fn list_from(app: &TestApp, origin: &str) -> Response {
+    app.client
+        .get(app.url("/api/tasks"))
+        .header("origin", origin)
+        .send()
+        .await
+        .expect("an answer")
 }

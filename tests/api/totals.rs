@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::future::join_all;
-use sea_orm::{ConnectionTrait, Database, Statement};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
 use crate::harness::client::http;
@@ -132,15 +132,7 @@ async fn assert_counts_match_count_star(url: &str, when: &str) {
         counted_by_status += counted;
     }
     assert_eq!(rows.len(), STATUSES.len(), "{when}: one count per status");
-    let all = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT count(*) AS n FROM tasks",
-        ))
-        .await
-        .expect("count")
-        .expect("a row");
-    let all: i64 = all.try_get("", "n").expect("n");
+    let all = count_all(&db).await;
     assert_eq!(
         counted_by_status, all,
         "{when}: every task has a known status"
@@ -224,15 +216,7 @@ async fn totals_stay_exact_after_a_kill_mid_load(url: &str) {
         .await
         .expect("list JSON");
     let db = Database::connect(url).await.expect("connect");
-    let all = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT count(*) AS n FROM tasks",
-        ))
-        .await
-        .expect("count")
-        .expect("a row");
-    let all: i64 = all.try_get("", "n").expect("n");
+    let all = count_all(&db).await;
     db.close().await.expect("close");
     assert_eq!(
         page["total"].as_i64(),
@@ -255,4 +239,17 @@ async fn postgres_totals_stay_exact_after_a_kill_mid_load() {
     let url = fresh_postgres_database().await;
     totals_stay_exact_after_a_kill_mid_load(&url).await;
     drop_postgres_database(&url).await;
+}
+
+/// `count(*)` of every task: what `task_counts` must add up to.
+async fn count_all(db: &DatabaseConnection) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT count(*) AS n FROM tasks",
+        ))
+        .await
+        .expect("count")
+        .expect("a row");
+    row.try_get("", "n").expect("n")
 }
