@@ -53,6 +53,7 @@
             rust = import ./nix/package.nix {
               inherit lib pkgs craneLib;
               advisory-db = inputs.advisory-db or null;
+              inherit (provenance) revision;
               root = ./.;
             };
             image = pkgs.callPackage ./nix/image.nix {

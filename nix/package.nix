@@ -5,7 +5,9 @@
 #
 # root is the repository root (a path); the sources are filtered from it.
 # advisory-db is the RustSec advisory database (the flake input) for checks.audit.
-{ lib, pkgs, craneLib, root, advisory-db ? null }:
+# revision is the commit the binary reports (build_info on /metrics), as the
+# image's revision label does.
+{ lib, pkgs, craneLib, root, advisory-db ? null, revision ? "unknown" }:
 let
   cargoToml = lib.importTOML (root + "/Cargo.toml");
   denyToml = lib.importTOML (root + "/deny.toml");
@@ -68,6 +70,9 @@ let
     releaseArgs
     // {
       inherit cargoArtifacts;
+      # Read by option_env! in src/server/metrics.rs. On this derivation only:
+      # the dependencies' build does not change with the commit.
+      TASKS_BACKEND_REVISION = revision;
       # `cargo auditable build`: the binary carries its dependency list (crate
       # names and versions from Cargo.lock) in a `.dep-v0` section, which
       # syft, trivy and `cargo audit bin` read, so the FROM-scratch image can

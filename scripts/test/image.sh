@@ -421,13 +421,14 @@ c16_secrets() {
 
 # Provenance labels (names in the contract's provenanceLabels): the version is
 # Cargo.toml's; the revision is a commit of this repository (or that commit
-# plus "-dirty"); created is that commit's time in UTC, not the build's.
+# plus "-dirty"); created is that commit's time in UTC, not the build's. The
+# binary reports the label's revision.
 provenance_label() {
   jq -r --arg k "$(jq -r --arg key "$1" '.provenanceLabels[$key]' "$contract")" \
     '.[0].Config.Labels[$k] // empty' "$work/inspect.json"
 }
 c19_provenance() {
-  local key rev version created want_version want_created
+  local key rev version created want_version want_created binary_rev
   for key in revision version created; do
     [[ -n "$(provenance_label "$key")" ]] ||
       fail "no $(jq -r --arg key "$key" '.provenanceLabels[$key]' "$contract") label"
@@ -436,6 +437,12 @@ c19_provenance() {
   created="$(provenance_label created)"
   want_version="$(sed -n '/^\[package\]/,/^\[/s/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -n 1)"
   [[ "$version" == "$want_version" ]] || fail "version label $version, Cargo.toml says $want_version"
+  # The binary says the same revision as the label (/metrics' build_info).
+  start provenance -p 127.0.0.1::8000 "$image"
+  wait_health provenance 8000 10 || fail "no 200 from /health within 10s"
+  binary_rev="$(curl -sS --max-time 3 "http://$(addr provenance 8000)/metrics" |
+    sed -n 's/^tasks_backend_build_info{.*revision="\([^"]*\)".*/\1/p')"
+  [[ "$binary_rev" == "$rev" ]] || fail "the binary says revision '${binary_rev}', the label '$rev'"
   if ((without_git)) && [[ "$rev" == unknown ]]; then
     note "version $version; revision and created not checked: built from a copy without git metadata"
     return 0
@@ -516,5 +523,5 @@ contract_check 15 "no world-writable files or directories" c15_world_writable
 contract_check 16 "no CA secret or credentials in layers, history or env" c16_secrets
 contract_check 17 "OpenShift: --user 12345:0 creates tasks on a fresh volume and in the image's data dir" c17_arbitrary_uid
 contract_check 18 "every /etc/passwd login shell is nologin or exists in the image" c18_login_shells
-contract_check 19 "provenance labels: revision (a commit), version (Cargo.toml), created (the commit's time)" c19_provenance
+contract_check 19 "provenance labels: revision (a commit), version (Cargo.toml), created (the commit's time); the binary says the same revision" c19_provenance
 summary
