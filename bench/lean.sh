@@ -14,21 +14,25 @@
 # Usage: bench/lean.sh [--rounds N] [--seconds S] [--out DIR]
 #   defaults: 2 rounds of 5 s per server and scenario, OUT bench/results
 # Env: PROFILE (release; `profiling` keeps symbols for perf), TASKS (10000),
-#      THREADS (2), CONNS (16), WARN_ROW (1; 0 leaves out the LOG_LEVEL=warn row)
+#      THREADS (2), CONNS (16), WARN_ROW (1; 0 leaves out the LOG_LEVEL=warn row),
+#      SERVICE_BIN (a service binary already built: not built here)
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 rounds=2 seconds=5 out="$bench_dir/results"
-bench_args 2,17 "$@"
+bench_args 2,18 "$@"
 profile="${PROFILE:-release}"
 export TASKS="${TASKS:-10000}" THREADS="${THREADS:-2}" CONNS="${CONNS:-16}"
 apt_tool wrk wrk
 target="${CARGO_TARGET_DIR:-$repo_dir/target}"
-log "building the service and the reference ($profile)"
-(cd "$repo_dir" && cargo build --profile "$profile" --locked)
+service="${SERVICE_BIN:-$target/$profile/tasks-backend}" lean="$target/$profile/tasks-lean"
+if [[ -z "${SERVICE_BIN:-}" ]]; then
+  log "building the service ($profile)"
+  (cd "$repo_dir" && cargo build --profile "$profile" --locked)
+fi
+log "building the reference ($profile)"
 (cd "$bench_dir/lean" && cargo build --profile "$profile" --locked)
-service="$target/$profile/tasks-backend" lean="$target/$profile/tasks-lean"
 work="$(mktemp -d "${TMPDIR:-/tmp}/tasks-backend-lean.XXXXXX")"
 server_pid=""
 stop_server() {
