@@ -28,6 +28,9 @@ pub struct TaskStore {
     /// The operations on each pool, counted for the metrics.
     main_use: PoolUse,
     probe_use: PoolUse,
+    /// `get`'s SELECT, built once: sea-query would build the same text on every
+    /// request (bench/lean.sh). Its one value is the id.
+    get_sql: Arc<str>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -96,14 +99,15 @@ fn list_select(backend: DatabaseBackend, query: &TaskQuery) -> Select<Tasks> {
 impl TaskStore {
     pub fn new(connections: Connections) -> Self {
         let Connections { main: db, probe } = connections;
-        let write_gate = (db.get_database_backend() == DatabaseBackend::Sqlite)
-            .then(|| Arc::new(Mutex::new(())));
+        let backend = db.get_database_backend();
+        let write_gate = (backend == DatabaseBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
         Self {
             db,
             probe,
             write_gate,
             main_use: PoolUse::new("requests"),
             probe_use: PoolUse::new("probes"),
+            get_sql: Tasks::find_by_id(0).build(backend).sql.into(),
         }
     }
 
@@ -157,7 +161,11 @@ impl TaskStore {
     pub async fn get(&self, id: i64) -> Result<Option<Task>, StoreError> {
         self.main_use
             .track(async move {
-                Tasks::find_by_id(id)
+                let backend = self.db.get_database_backend();
+                let statement =
+                    Statement::from_sql_and_values(backend, &*self.get_sql, [id.into()]);
+                Tasks::find()
+                    .from_raw_sql(statement)
                     .one(&self.db)
                     .await?
                     .map(to_task)
