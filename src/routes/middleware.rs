@@ -17,7 +17,8 @@ use super::problem;
 pub async fn log_request<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // A clone of the URI shares its bytes: no copy of the path per request.
+    let uri = req.uri().clone();
     let response = next.call(req).await.map(IntoResponse::into_response);
     let (status, caller) = match &response {
         Ok(resp) => (resp.status(), resp.extensions().get::<Caller>()),
@@ -25,7 +26,7 @@ pub async fn log_request<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Resul
     };
     tracing::info!(
         method = %method,
-        path = %path,
+        path = %uri.path(),
         status = status.as_u16(),
         token_name = caller.map(|c| c.name.as_str()),
         scope = caller.map(|c| c.scope.as_str()),
