@@ -4,14 +4,18 @@
 use chrono::SecondsFormat;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Enum, Object};
+use serde::Serialize;
 
 use super::json_string::{Date, Description, JsonString, TextSchema, Title};
 use crate::domain::{
     DomainError, DueDate, NewTask, Task, TaskChanges, TaskDescription, TaskStatus, TaskTitle,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+// Serialize: a task's body is written by serde straight from the DTO (`task_body`),
+// as the same JSON as poem-openapi's (the tests there and in `list_body` hold it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
 #[oai(rename = "TaskStatus", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum TaskStatusDto {
     Todo,
     InProgress,
@@ -55,17 +59,19 @@ pub struct UpdateTaskDto {
     pub due_date: MaybeUndefined<JsonString<Date>>,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(rename = "Task")]
 pub struct TaskDto {
     pub id: i64,
     pub title: String,
     /// Absent when the task has none.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub status: TaskStatusDto,
     /// `YYYY-MM-DD`; absent when the task has none.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub due_date: Option<String>,
     /// RFC 3339, UTC, millisecond precision.
     pub created_at: String,

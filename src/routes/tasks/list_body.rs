@@ -10,7 +10,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use poem::{Body, IntoResponse, Response};
 use poem_openapi::payload::Payload;
 use poem_openapi::registry::{MetaSchemaRef, Registry};
-use poem_openapi::types::{ToJSON, Type};
+use poem_openapi::types::Type;
 
 use super::dto::{TaskDto, TaskListDto};
 
@@ -88,8 +88,8 @@ impl Iterator for Chunks {
         for item in self.items.by_ref() {
             chunk.get_mut().put_slice(self.separator);
             self.separator = b",";
-            // Writing a `Value` into memory cannot fail.
-            let _ = serde_json::to_writer(&mut chunk, &item.to_json());
+            // Writing strings and numbers into memory cannot fail.
+            let _ = serde_json::to_writer(&mut chunk, &item);
             if chunk.get_ref().len() >= CHUNK_BYTES {
                 self.tail = Some(tail);
                 return Some(chunk.into_inner().freeze());
@@ -107,6 +107,8 @@ impl Iterator for Chunks {
 
 #[cfg(test)]
 mod tests {
+    use poem_openapi::types::ToJSON;
+
     use super::*;
     use crate::routes::tasks::TaskStatusDto;
 

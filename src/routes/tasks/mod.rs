@@ -3,6 +3,7 @@ mod document;
 mod dto;
 mod json_string;
 mod list_body;
+mod task_body;
 
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -12,6 +13,7 @@ pub use cursor::CursorError;
 pub use document::{close_request_bodies, require_tokens};
 pub use dto::{CreateTaskDto, TaskDto, TaskListDto, TaskStatusDto, UpdateTaskDto};
 use list_body::TaskListJson;
+use task_body::TaskJson;
 
 use super::ApiTags;
 use super::auth::ApiAuth;
@@ -25,7 +27,7 @@ use cursor::Cursor;
 pub enum CreateTaskResponse {
     /// Created; `Location` is the new task's URL.
     #[oai(status = 201)]
-    Created(Json<TaskDto>, #[oai(header = "Location")] String),
+    Created(TaskJson, #[oai(header = "Location")] String),
 }
 
 #[derive(Debug, ApiResponse)]
@@ -38,7 +40,7 @@ pub enum ListTasksResponse {
 #[derive(Debug, ApiResponse)]
 pub enum TaskResponse {
     #[oai(status = 200)]
-    Ok(Json<TaskDto>),
+    Ok(TaskJson),
 }
 
 #[derive(Debug, ApiResponse)]
@@ -92,7 +94,7 @@ impl TasksApi {
         let new = NewTask::try_from(body.0)?;
         let task = self.store.create(new).await?;
         let location = format!("/api/tasks/{}", task.id);
-        Ok(CreateTaskResponse::Created(Json(task.into()), location))
+        Ok(CreateTaskResponse::Created(TaskJson(task.into()), location))
     }
 
     /// List tasks in id order, optionally only those with one status.
@@ -179,7 +181,7 @@ impl TasksApi {
     )]
     async fn get_task(&self, _auth: ApiAuth, id: Path<i64>) -> ApiResult<TaskResponse> {
         match self.store.get(id.0).await? {
-            Some(task) => Ok(TaskResponse::Ok(Json(task.into()))),
+            Some(task) => Ok(TaskResponse::Ok(TaskJson(task.into()))),
             None => Err(ApiError::TaskNotFound(id.0).into()),
         }
     }
@@ -199,7 +201,7 @@ impl TasksApi {
     ) -> ApiResult<TaskResponse> {
         let changes = TaskChanges::try_from(body.0)?;
         match self.store.update(id.0, changes).await? {
-            Some(task) => Ok(TaskResponse::Ok(Json(task.into()))),
+            Some(task) => Ok(TaskResponse::Ok(TaskJson(task.into()))),
             None => Err(ApiError::TaskNotFound(id.0).into()),
         }
     }
