@@ -66,8 +66,7 @@ struct ListQuery {
 }
 
 const COLUMNS: &str = "id, title, description, status, due_date, created_at, updated_at";
-const SELECT_ONE: &str =
-    "SELECT id, title, description, status, due_date, created_at, updated_at FROM tasks WHERE id = ?";
+const SELECT_ONE: &str = "SELECT id, title, description, status, due_date, created_at, updated_at FROM tasks WHERE id = ?";
 
 fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -92,11 +91,19 @@ fn internal(_: sqlx::Error) -> Response {
 }
 
 async fn health() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], r#"{"status":"healthy"}"#).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"healthy"}"#,
+    )
+        .into_response()
 }
 
 async fn get_task(State(app): State<App>, Path(id): Path<i64>) -> Response {
-    match sqlx::query(SELECT_ONE).bind(id).fetch_optional(&app.db).await {
+    match sqlx::query(SELECT_ONE)
+        .bind(id)
+        .fetch_optional(&app.db)
+        .await
+    {
         Ok(Some(row)) => match task(&row) {
             Ok(t) => Json(t).into_response(),
             Err(e) => internal(e),
@@ -106,11 +113,14 @@ async fn get_task(State(app): State<App>, Path(id): Path<i64>) -> Response {
     }
 }
 
-
 async fn create_task(State(app): State<App>, Json(new): Json<NewTask>) -> Response {
     let title = new.title.trim();
     let status = new.status.unwrap_or_else(|| "todo".to_owned());
-    let due_date = match new.due_date.as_deref().map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d")) {
+    let due_date = match new
+        .due_date
+        .as_deref()
+        .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d"))
+    {
         Some(Err(_)) => return StatusCode::UNPROCESSABLE_ENTITY.into_response(),
         Some(Ok(d)) => Some(d),
         None => None,
@@ -176,7 +186,9 @@ async fn list_tasks(State(app): State<App>, Query(q): Query<ListQuery>) -> Respo
     };
     match page.await {
         Ok((items, total, more)) => {
-            let next = more.then(|| items.last().map(|t| t.id.to_string())).flatten();
+            let next = more
+                .then(|| items.last().map(|t| t.id.to_string()))
+                .flatten();
             Json(serde_json::json!({
                 "items": items, "total": total, "limit": limit, "offset": 0, "next": next,
             }))
@@ -188,9 +200,12 @@ async fn list_tasks(State(app): State<App>, Query(q): Query<ListQuery>) -> Respo
 
 #[tokio::main]
 async fn main() {
-    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    let var =
+        |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     let url = var("DATABASE_URL", "sqlite://tasks.db");
-    let connections: u32 = var("DATABASE_MAX_CONNECTIONS", "8").parse().expect("DATABASE_MAX_CONNECTIONS");
+    let connections: u32 = var("DATABASE_MAX_CONNECTIONS", "8")
+        .parse()
+        .expect("DATABASE_MAX_CONNECTIONS");
     let options = url
         .parse::<SqliteConnectOptions>()
         .expect("DATABASE_URL")
