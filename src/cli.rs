@@ -114,7 +114,7 @@ pub fn run() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    match command {
+    let code = match command {
         Command::Healthcheck => runtime.block_on(healthcheck::run(&settings)),
         Command::Backup { dest } => {
             runtime.block_on(maintenance::backup(&settings.database, &dest))
@@ -141,8 +141,16 @@ pub fn run() -> ExitCode {
                 code
             })
         }
-    }
+    };
+    // Once the work is done, nothing the runtime still holds may keep the process
+    // alive: a plain drop waits without bound for blocking tasks, which cannot be
+    // cancelled (a stopped server was seen to log "stopped" and not exit).
+    runtime.shutdown_timeout(RUNTIME_EXIT_GRACE);
+    code
 }
+
+/// How long the runtime's leftover work gets at exit.
+const RUNTIME_EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 async fn serve(settings: Settings, telemetry: Option<&telemetry::Telemetry>) -> ExitCode {
     let mut shutdown = match ShutdownSignal::install() {
