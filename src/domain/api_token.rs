@@ -72,40 +72,43 @@ impl fmt::Display for TokenName {
     }
 }
 
-/// The SHA-256 of a token. Its `Debug` prints nothing of it.
+/// The SHA-256 of a token, kept as four 64-bit words (little-endian bytes): the
+/// form it is compared in, made once when the file is read and once per request.
+/// Its `Debug` prints nothing of it.
 #[derive(Clone)]
-pub struct TokenHash([u8; 32]);
+pub struct TokenHash([u64; 4]);
 
 impl TokenHash {
     /// 64 hex digits.
     pub fn parse(raw: &str) -> Option<Self> {
         let mut bytes = [0u8; 32];
         hex::decode_to_slice(raw, &mut bytes).ok()?;
-        Some(Self(bytes))
+        Some(Self::from_bytes(&bytes))
     }
 
     pub fn of(token: &str) -> Self {
-        Self(Sha256::digest(token.as_bytes()).into())
+        Self::from_bytes(&Sha256::digest(token.as_bytes()).into())
+    }
+
+    fn from_bytes(bytes: &[u8; 32]) -> Self {
+        let mut words = [0u64; 4];
+        for (i, byte) in bytes.iter().enumerate() {
+            words[i / 8] |= u64::from(*byte) << (8 * (i % 8));
+        }
+        Self(words)
     }
 
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        let bytes: Vec<u8> = self.0.iter().flat_map(|w| w.to_le_bytes()).collect();
+        hex::encode(bytes)
     }
 
     /// In constant time (`subtle`): how long it takes says nothing of how much of
-    /// a hash matched. Compared as four 64-bit words, not 32 bytes: `subtle` puts an
+    /// a hash matched. Four 64-bit words, not 32 bytes: `subtle` puts an
     /// optimisation barrier on every element, and each request compares its hash
     /// with every entry of the file (bench/cost.sh tokens).
     pub fn matches(&self, other: &TokenHash) -> bool {
-        self.words()[..].ct_eq(&other.words()[..]).into()
-    }
-
-    fn words(&self) -> [u64; 4] {
-        let mut words = [0u64; 4];
-        for (i, byte) in self.0.iter().enumerate() {
-            words[i / 8] |= u64::from(*byte) << (8 * (i % 8));
-        }
-        words
+        self.0[..].ct_eq(&other.0[..]).into()
     }
 }
 
@@ -222,13 +225,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_hex_form_round_trips() {
+        let hex = TokenHash::of("s3cret-token").to_hex();
+        // What `printf %s s3cret-token | sha256sum` prints: operators may write lines by hand.
+        assert_eq!(
+            hex, "a81e611a041b13f078bf8ebe5dab4d4fd63fcc5594661c918bec093a2f416a7e",
+            "the standard SHA-256 hex digits"
+        );
+        let again = TokenHash::parse(&hex).expect("64 hex digits");
+        assert_eq!(
+            again.to_hex(),
+            hex,
+            "parse then to_hex gives the same digits"
+        );
+        assert!(again.matches(&TokenHash::of("s3cret-token")));
+    }
+
+    #[test]
     fn a_hash_matches_itself_and_no_hash_that_differs_in_any_one_bit() {
         let hash = TokenHash::of("s3cret-token");
         assert!(hash.matches(&hash.clone()), "equal hashes match");
         for byte in 0..32 {
             for bit in 0..8 {
                 let mut other = hash.clone();
-                other.0[byte] ^= 1 << bit;
+                other.0[byte / 8] ^= 1 << (8 * (byte % 8) + bit);
                 assert!(!hash.matches(&other), "byte {byte}, bit {bit} differs");
             }
         }
