@@ -5,7 +5,7 @@
 # that clone's scripts/test.sh with TASKS_SHARED_DIR and NIX_EVAL_DIR unset,
 # KEEP_SERVICES=1 (nothing of the machine is stopped) and TEST_STAGES set to the
 # stages that use ../shared, so it never runs the whole suite again:
-#   run 1, outside CI: nix checks, cargo-deny, nix build, nix image and the two
+#   run 1, outside CI: nix checks, cargo-deny, nix build, nix image and the three
 #     stages on the Nix image. Asserts: no stage whose output has a SKIP line is
 #     a PASS; every SKIP names its reason; cargo-deny is not a FAIL: a PASS on
 #     the database cargo-deny fetched from its default source, or a SKIP saying
@@ -113,7 +113,7 @@ else
   result fail "no stage whose work skipped is counted as passed" "PASS with a SKIP inside: $(tr '\n' ';' <<<"$hidden")"
 fi
 n="$(grep -c '^=== \(PASS\|FAIL\|SKIP\) ' "$work/run1.log" || true)"
-check "all 6 stages report PASS, FAIL or SKIP" "$n stage lines" test "$n" = 6
+check "all 7 stages report PASS, FAIL or SKIP" "$n stage lines" test "$n" = 7
 bad="$(unexplained_skips "$work/run1.log")"
 check "every SKIP names its reason" "${bad:-all do}" test -z "$bad"
 deny="$(stage_line "$work/run1.log" "$deny_stage")"
@@ -125,7 +125,7 @@ deny_ok() {
   esac
 }
 check "cargo-deny takes its networked path: PASS on the fetched database, or SKIP naming the source it cannot reach" "${deny:-no stage line}" deny_ok
-for name in "nix checks" "nix build:" "nix image: nix build .#image" "PostgreSQL by host name from the Nix image" "nix image: bounded memory"; do
+for name in "nix checks" "nix build:" "nix image: nix build .#image" "PostgreSQL by host name from the Nix image" "nix image: every operation" "nix image: bounded memory"; do
   line="$(stage_line "$work/run1.log" "$name")"
   case "$line" in
     "=== SKIP "*nix*) result ok "$name: a SKIP naming what is missing" "$line" ;;
