@@ -21,8 +21,8 @@ use crate::harness::{
 
 /// A tokens file with a `read` and a `write` token, issued as an operator would.
 pub struct TokenFile {
-    /// Keeps the file's directory as long as the test needs it.
-    _dir: TempDir,
+    /// Keeps the file's directory as long as the test needs it; mounted into containers.
+    dir: TempDir,
     pub path: PathBuf,
     pub read: String,
     pub write: String,
@@ -35,7 +35,7 @@ impl TokenFile {
         let read = access::add(&path, "dashboard", "read").expect("read token");
         let write = access::add(&path, "ci", "write").expect("write token");
         Self {
-            _dir: dir,
+            dir,
             path,
             read,
             write,
@@ -49,9 +49,9 @@ impl TokenFile {
     /// Opens the file to the image's user (uid 10001), as a Kubernetes secret's
     /// default mode 0644 does, and returns its directory, for a mount.
     pub fn open_to_the_image(&self) -> &Path {
-        set_mode(self._dir.path(), 0o755);
+        set_mode(self.dir.path(), 0o755);
         set_mode(&self.path, 0o644);
-        self._dir.path()
+        self.dir.path()
     }
 }
 
