@@ -50,6 +50,8 @@ pub struct Application {
     metrics: Metrics,
     /// Reloads the tokens; stopped with the server.
     token_watch: Option<tokio::task::JoinHandle<()>>,
+    /// How long closing the database may take once the server has stopped.
+    close_within: std::time::Duration,
 }
 
 impl Application {
@@ -111,6 +113,12 @@ impl Application {
             store,
             metrics,
             token_watch,
+            // The shutdown timeout again, at least a second (SQLite checkpoints its
+            // WAL as it closes).
+            close_within: settings
+                .shutdown
+                .timeout
+                .max(std::time::Duration::from_secs(1)),
         })
     }
 
@@ -130,7 +138,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves and the server has stopped (see
-    /// [`Server::run`]), then closes the database.
+    /// [`Server::run`]), then closes the database, within `close_within`.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send,
@@ -139,8 +147,17 @@ impl Application {
         if let Some(watch) = self.token_watch {
             watch.abort();
         }
-        if let Err(err) = self.store.close().await {
-            tracing::warn!(error = %err, "closing the database failed");
+        // The pool's close waits for every connection to come back; one a cut
+        // request left waiting in the database (behind a lock) comes back only when
+        // the database answers it, so the close is bounded: past it the process
+        // exits and the database ends those sessions when their sockets close.
+        match tokio::time::timeout(self.close_within, self.store.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "closing the database failed"),
+            Err(_) => tracing::warn!(
+                timeout_secs = self.close_within.as_secs(),
+                "database connections still in use after the timeout; exiting without them"
+            ),
         }
         tracing::info!("stopped");
         served

@@ -189,9 +189,9 @@ fn sigterm_and_sigint_stop_the_server_with_status_0() {
 /// session holds, as a migration or a backup can) is cut at the shutdown timeout,
 /// and the process exits 0 with the lock still held: the pool's close, which waits
 /// for every connection, does not wait for the one the cut request held. Written
-/// for README's hang after load on PostgreSQL: twice in a row it logged "stopped"
-/// and did not exit within 40 s, then passed in every rerun; the runtime now gets
-/// a bounded time at exit (`cli.rs`, `RUNTIME_EXIT_GRACE`).
+/// for README's hang after load on PostgreSQL, which it caught three times; the
+/// database's close and the runtime's exit are bounded since (`startup.rs`,
+/// `cli.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: set TASKS_TEST_POSTGRES_URL, run with --include-ignored"]
 async fn a_connection_stuck_in_the_database_does_not_keep_the_process_alive() {
