@@ -4,6 +4,7 @@ mod connect;
 mod copy;
 pub mod entity;
 mod error;
+mod hot_path;
 pub mod migrations;
 mod pools;
 mod schema;

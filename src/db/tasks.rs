@@ -5,13 +5,14 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     AccessMode, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
     DatabaseTransaction, DbErr, EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, Select, Set, Statement, TransactionTrait,
+    QueryTrait, Select, Statement, TransactionTrait,
 };
 use tokio::sync::Mutex;
 
 use super::StoreError;
 use super::connect::Connections;
 use super::entity::task::{self, Column, Entity as Tasks};
+use super::hot_path::{HotPath, NewRow};
 use super::pools::{PoolStats, PoolUse};
 use crate::domain::{DueDate, NewTask, Task, TaskChanges, TaskDescription, TaskStatus, TaskTitle};
 
@@ -28,9 +29,8 @@ pub struct TaskStore {
     /// The operations on each pool, counted for the metrics.
     main_use: PoolUse,
     probe_use: PoolUse,
-    /// `get`'s SELECT, built once: sea-query would build the same text on every
-    /// request (bench/lean.sh). Its one value is the id.
-    get_sql: Arc<str>,
+    /// `get` and `create`, through sqlx directly (see `hot_path`).
+    hot: Arc<HotPath>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -107,7 +107,7 @@ impl TaskStore {
             write_gate,
             main_use: PoolUse::new("requests"),
             probe_use: PoolUse::new("probes"),
-            get_sql: Tasks::find_by_id(0).build(backend).sql.into(),
+            hot: Arc::new(HotPath::new(backend)),
         }
     }
 
@@ -131,46 +131,22 @@ impl TaskStore {
     pub async fn create(&self, new: NewTask) -> Result<Task, StoreError> {
         self.main_use
             .track(async move {
-                let now = now();
-                let row = task::ActiveModel {
-                    title: Set(new.title.into_inner()),
-                    description: Set(new.description.map(TaskDescription::into_inner)),
-                    status: Set(new.status.as_str().to_owned()),
-                    due_date: Set(new.due_date.map(DueDate::date)),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
+                let row = NewRow {
+                    title: new.title.as_str(),
+                    description: new.description.as_ref().map(TaskDescription::as_str),
+                    status: new.status.as_str(),
+                    due_date: new.due_date.map(DueDate::date),
+                    now: now(),
                 };
                 let _turn = self.writer_turn().await;
-                // Not `row.insert()`: it reads the one row of INSERT ... RETURNING and stops,
-                // and SQLite commits (in autocommit mode) only when the statement is stepped
-                // to its end. A commit that then failed (disk full, I/O error) went unseen and
-                // the client got 201 for a row that was rolled back. Reading every returned
-                // row runs the statement to its end, so a failed commit is an error here.
-                let created = Tasks::insert(row)
-                    .exec_with_returning_many(&self.db)
-                    .await?
-                    .into_iter()
-                    .next()
-                    .ok_or(StoreError::Internal(DbErr::RecordNotInserted))?;
-                to_task(created)
+                to_task(self.hot.insert(&self.db, &row).await?)
             })
             .await
     }
 
     pub async fn get(&self, id: i64) -> Result<Option<Task>, StoreError> {
         self.main_use
-            .track(async move {
-                let backend = self.db.get_database_backend();
-                let statement =
-                    Statement::from_sql_and_values(backend, &*self.get_sql, [id.into()]);
-                Tasks::find()
-                    .from_raw_sql(statement)
-                    .one(&self.db)
-                    .await?
-                    .map(to_task)
-                    .transpose()
-            })
+            .track(async move { self.hot.get(&self.db, id).await?.map(to_task).transpose() })
             .await
     }
 
