@@ -21,23 +21,8 @@ rounds=1 seconds=1 out="$bench_dir/results"
 bench_args 2,14 "$@"
 profile="${PROFILE:-release}" tasks="${TASKS:-10000}" small="${SMALL:-200}" large="${LARGE:-1200}"
 apt_tool valgrind valgrind
-target="${CARGO_TARGET_DIR:-$repo_dir/target}"
-service="${SERVICE_BIN:-$target/$profile/tasks-backend}" lean="$target/$profile/tasks-lean"
-if [[ -z "${SERVICE_BIN:-}" ]]; then
-  log "building the service ($profile)"
-  (cd "$repo_dir" && cargo build --profile "$profile" --locked)
-fi
-log "building the reference ($profile)"
-(cd "$bench_dir/lean" && cargo build --profile "$profile" --locked)
+service_and_lean "$profile"
 work="$(mktemp -d "${TMPDIR:-/tmp}/tasks-backend-instructions.XXXXXX")"
-server_pid=""
-stop_server() {
-  if [[ -n "$server_pid" ]]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  server_pid=""
-}
 trap 'stop_server; rm -rf "$work"' EXIT
 "$bench_dir/seed.sh" "$service" "$work/seed" "$tasks"
 

@@ -25,23 +25,8 @@ bench_args 2,18 "$@"
 profile="${PROFILE:-release}"
 export TASKS="${TASKS:-10000}" THREADS="${THREADS:-2}" CONNS="${CONNS:-16}"
 apt_tool wrk wrk
-target="${CARGO_TARGET_DIR:-$repo_dir/target}"
-service="${SERVICE_BIN:-$target/$profile/tasks-backend}" lean="$target/$profile/tasks-lean"
-if [[ -z "${SERVICE_BIN:-}" ]]; then
-  log "building the service ($profile)"
-  (cd "$repo_dir" && cargo build --profile "$profile" --locked)
-fi
-log "building the reference ($profile)"
-(cd "$bench_dir/lean" && cargo build --profile "$profile" --locked)
+service_and_lean "$profile"
 work="$(mktemp -d "${TMPDIR:-/tmp}/tasks-backend-lean.XXXXXX")"
-server_pid=""
-stop_server() {
-  if [[ -n "$server_pid" ]]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  server_pid=""
-}
 trap 'stop_server; rm -rf "$work"' EXIT
 # The service migrates and seeds it; the reference opens a copy of the same file.
 "$bench_dir/seed.sh" "$service" "$work/seed" "$TASKS"

@@ -52,3 +52,29 @@ release_binary() {
   (cd "$repo_dir" && cargo build --release --locked) >&2
   echo "${CARGO_TARGET_DIR:-$repo_dir/target}/release/tasks-backend"
 }
+
+# service_and_lean PROFILE: builds the service (unless SERVICE_BIN names a binary
+# built already) and bench/lean/ with cargo profile PROFILE, and sets the caller's
+# `service` and `lean` to the two binaries.
+# shellcheck disable=SC2034 # the caller's variables
+service_and_lean() {
+  local profile="$1" target="${CARGO_TARGET_DIR:-$repo_dir/target}"
+  service="${SERVICE_BIN:-$target/$profile/tasks-backend}" lean="$target/$profile/tasks-lean"
+  if [[ -z "${SERVICE_BIN:-}" ]]; then
+    log "building the service ($profile)"
+    (cd "$repo_dir" && cargo build --profile "$profile" --locked)
+  fi
+  log "building the reference ($profile)"
+  (cd "$bench_dir/lean" && cargo build --profile "$profile" --locked)
+}
+
+# The one server a script runs at a time: `server_pid=$!` after starting it in the
+# background; stop_server stops it, and does nothing when none runs.
+server_pid=""
+stop_server() {
+  if [[ -n "$server_pid" ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=""
+}

@@ -32,6 +32,24 @@ pub(super) struct HotPath {
     insert: SqlStr,
 }
 
+/// `$body` with `$conn` a connection from `$db`'s pool, whichever backend it is: a
+/// macro because the two backends' connections and queries are different types
+/// with the same methods.
+macro_rules! on_either_pool {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db.get_database_backend() {
+            DatabaseBackend::Postgres => {
+                let mut $conn = acquire($db.get_postgres_connection_pool()).await?;
+                $body
+            }
+            _ => {
+                let mut $conn = acquire($db.get_sqlite_connection_pool()).await?;
+                $body
+            }
+        }
+    };
+}
+
 /// The values of a new row in the INSERT's column order. A macro because the two
 /// backends' queries are different types with the same methods.
 macro_rules! bind_new {
@@ -75,26 +93,14 @@ impl HotPath {
         id: i64,
     ) -> Result<Option<task::Model>, DbErr> {
         let sql = self.get.clone();
-        match db.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                let mut conn = acquire(db.get_postgres_connection_pool()).await?;
-                let row = sqlx::query(sql)
-                    .bind(id)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(query_err)?;
-                row.as_ref().map(model).transpose()
-            }
-            _ => {
-                let mut conn = acquire(db.get_sqlite_connection_pool()).await?;
-                let row = sqlx::query(sql)
-                    .bind(id)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(query_err)?;
-                row.as_ref().map(model).transpose()
-            }
-        }
+        on_either_pool!(db, |conn| {
+            let row = sqlx::query(sql)
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(query_err)?;
+            row.as_ref().map(model).transpose()
+        })
     }
 
     /// Every returned row is read: SQLite commits an autocommit statement only when
@@ -106,24 +112,13 @@ impl HotPath {
         new: &NewRow<'_>,
     ) -> Result<task::Model, DbErr> {
         let sql = self.insert.clone();
-        let rows = match db.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                let mut conn = acquire(db.get_postgres_connection_pool()).await?;
-                let rows = bind_new!(sqlx::query(sql), new)
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(query_err)?;
-                rows.iter().map(model).collect::<Result<Vec<_>, _>>()?
-            }
-            _ => {
-                let mut conn = acquire(db.get_sqlite_connection_pool()).await?;
-                let rows = bind_new!(sqlx::query(sql), new)
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(query_err)?;
-                rows.iter().map(model).collect::<Result<Vec<_>, _>>()?
-            }
-        };
+        let rows: Vec<task::Model> = on_either_pool!(db, |conn| {
+            let rows = bind_new!(sqlx::query(sql), new)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(query_err)?;
+            rows.iter().map(model).collect::<Result<_, _>>()
+        })?;
         rows.into_iter().next().ok_or(DbErr::RecordNotInserted)
     }
 }
