@@ -2,7 +2,7 @@
 //! sqlx directly. sea-orm's generic path cost a GET about a third of its CPU: a
 //! `Select` built and thrown away, two boxed futures of several KiB each copied to
 //! the heap, every row converted through its dynamic `QueryResult` (callgrind, 1 000
-//! sequential GETs, `bench/lean.sh`). Their text is still sea-query's, built once
+//! sequential GETs, `bench/instructions.sh`). Their text is still sea-query's, built once
 //! per store; the values bound here are the ones sea-orm binds (sea-query-sqlx
 //! hands sqlx the same chrono types), so both paths store the same bytes and each
 //! reads what the other wrote.
@@ -112,20 +112,21 @@ impl HotPath {
         new: &NewRow<'_>,
     ) -> Result<task::Model, DbErr> {
         let sql = self.insert.clone();
-        let rows: Vec<task::Model> = on_either_pool!(db, |conn| {
+        let created = on_either_pool!(db, |conn| {
             let rows = bind_new!(sqlx::query(sql), new)
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(query_err)?;
-            rows.iter().map(model).collect::<Result<_, _>>()
+            rows.first().map(model).transpose()
         })?;
-        rows.into_iter().next().ok_or(DbErr::RecordNotInserted)
+        created.ok_or(DbErr::RecordNotInserted)
     }
 }
 
 /// A connection, with sea-orm's own errors (`StoreError` tells an exhausted or
 /// closed pool, and a database that cannot be reached, from a failed query; the
-/// pool metrics count the timeouts). Boxed: the acquire's future is several KiB,
+/// pool metrics count the timeouts). Mapped here because sea-orm keeps its mapping
+/// (`sqlx_conn_acquire_err`) crate-private; this is the same three cases. Boxed: the acquire's future is several KiB,
 /// and inline it would be part of every future that awaits this one, up to the
 /// HTTP connection's, and copied at each of poem's boxes (callgrind: more CPU than
 /// sea-orm's path, until boxed).
