@@ -7,8 +7,11 @@
 # requests of one kind; (total(LARGE) - total(SMALL)) / (LARGE - SMALL) is the
 # per-request count, start-up and shutdown cancelling out. User space only, every
 # thread (SQLite's worker threads too); the kernel's share (about the same for
-# both, bench/lean.sh) is not counted. Writes OUT/instructions.md and asserts only
-# that every answer was 2xx.
+# both, bench/lean.sh) is not counted. Kinds: GET one task, POST one task, and
+# a probe (the service's /livez, the reference's static /health: the HTTP layers
+# without the database). The service runs at its defaults and again with
+# LOG_LEVEL=warn and with LOG_FORMAT=json, which price its log line. Writes
+# OUT/instructions.md and asserts only that every answer was 2xx.
 # Usage: bench/instructions.sh [--out DIR]   (default bench/results)
 # Env: PROFILE (release), TASKS (10000), SMALL (200), LARGE (1200),
 #      SERVICE_BIN (a service binary already built: not built here)
@@ -26,33 +29,42 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/tasks-backend-instructions.XXXXXX")"
 trap 'stop_server; rm -rf "$work"' EXIT
 "$bench_dir/seed.sh" "$service" "$work/seed" "$tasks"
 
-# count BINARY KIND N: the server's total instructions for N requests of KIND.
+# count SERVER KIND N: the server's total instructions for N requests of KIND.
 count() {
-  local binary="$1" kind="$2" n="$3" port
+  local server="$1" kind="$2" n="$3" port binary="$service" path=/livez env=()
+  case "$server" in
+    lean) binary="$lean" path=/health ;;
+    warn) env=(LOG_LEVEL=warn) ;;
+    json) env=(LOG_FORMAT=json) ;;
+  esac
   port="$(free_port)"
   rm -rf "$work/db" && mkdir -p "$work/db" && cp "$work/seed/tasks.db" "$work/db/"
-  HOST=127.0.0.1 PORT="$port" DATABASE_URL="sqlite://$work/db/tasks.db" \
+  env "${env[@]}" HOST=127.0.0.1 PORT="$port" DATABASE_URL="sqlite://$work/db/tasks.db" \
     valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" serve \
     >"$work/server.log" 2>&1 &
   server_pid=$!
   # Under valgrind start-up takes seconds.
   wait_http "http://127.0.0.1:$port/health" 120 || { log "no 200 from $binary under valgrind" && exit 1; }
-  python3 "$bench_dir/sequential.py" "$port" "$kind" "$n" "$tasks"
+  python3 "$bench_dir/sequential.py" "$port" "$kind" "$n" "$tasks" "$path"
   stop_server
   grep -o 'Collected : [0-9]*' "$work/server.log" | awk '{print $3}'
 }
 
 rows=()
-for kind in get post; do
+for kind in get post path; do
   declare -A per=()
-  for server in service lean; do
-    if [[ $server == service ]]; then binary="$service"; else binary="$lean"; fi
-    a="$(count "$binary" "$kind" "$small")"
-    b="$(count "$binary" "$kind" "$large")"
+  for server in service warn json lean; do
+    a="$(count "$server" "$kind" "$small")"
+    b="$(count "$server" "$kind" "$large")"
     per[$server]=$(((b - a) / (large - small)))
     log "$kind $server: ${per[$server]} instructions per request"
   done
-  rows+=("| $kind | ${per[service]} | ${per[lean]} | $(awk -v s="${per[service]}" -v l="${per[lean]}" 'BEGIN{printf "%.2f", s / l}') |")
+  case "$kind" in
+    get) label='GET /api/tasks/{id}' ;;
+    post) label='POST /api/tasks' ;;
+    path) label='probe: /livez (reference: a static /health)' ;;
+  esac
+  rows+=("| $label | ${per[service]} | ${per[warn]} | ${per[json]} | ${per[lean]} | $(awk -v s="${per[service]}" -v l="${per[lean]}" 'BEGIN{printf "%.2f", s / l}') |")
   unset per
 done
 
@@ -62,8 +74,8 @@ mkdir -p "$out"
     "$(date -u +%Y-%m-%dT%H:%MZ)" "$(git -C "$repo_dir" rev-parse --short=12 HEAD)" "$profile"
   printf 'valgrind callgrind, user space, every thread; (count for %d requests - count for %d) / %d;\n' "$large" "$small" "$((large - small))"
   printf 'one keep-alive connection, sequential requests, %d seeded tasks, SQLite. Lower is better.\n\n' "$tasks"
-  echo '| request | service | lean reference | service / reference |'
-  echo '| --- | --- | --- | --- |'
+  echo '| request | service | service, LOG_LEVEL=warn | service, LOG_FORMAT=json | lean reference | service / reference |'
+  echo '| --- | --- | --- | --- | --- | --- |'
   printf '%s\n' "${rows[@]}"
 } >"$out/instructions.md"
 cat "$out/instructions.md"

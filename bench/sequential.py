@@ -1,7 +1,8 @@
 """Sequential requests on one keep-alive connection, for bench/instructions.sh.
 
-Usage: sequential.py PORT KIND N TASKS
-KIND get: GET /api/tasks/{id} over ids 1..TASKS; post: POST /api/tasks.
+Usage: sequential.py PORT KIND N TASKS [PATH]
+KIND get: GET /api/tasks/{id} over ids 1..TASKS; post: POST /api/tasks;
+path: GET PATH (a probe: the HTTP layers without the database).
 Exits 1 at the first answer that is not 2xx.
 """
 
@@ -17,6 +18,7 @@ def main() -> int:
         int(sys.argv[3]),
         int(sys.argv[4]),
     )
+    path = sys.argv[5] if len(sys.argv) > 5 else "/"
     conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=60)
     for i in range(count):
         if kind == "get":
@@ -29,6 +31,8 @@ def main() -> int:
                 body=body,
                 headers={"Content-Type": "application/json"},
             )
+        elif kind == "path":
+            conn.request("GET", path)
         else:
             print(f"unknown kind {kind}", file=sys.stderr)
             return 2

@@ -1,4 +1,4 @@
-use std::io::{BufWriter, IsTerminal};
+use std::io::BufWriter;
 use std::time::Duration;
 
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
@@ -22,11 +22,11 @@ pub struct Telemetry {
 }
 
 /// Logs go to stdout, as text or as JSON lines, through a writer thread: a slow or
-/// blocked log reader then costs dropped lines, never stalled requests. `None` when a
+/// blocked log reader then costs dropped lines, never stalled requests. Text has no
+/// colours, on a terminal too (Cargo.toml says why). `None` when a
 /// subscriber was already set (tests start several apps in one process).
 pub fn init(format: LogFormat, level: &LogLevel) -> Option<Telemetry> {
     let filter = EnvFilter::try_new(level.as_str()).unwrap_or_else(|_| EnvFilter::new("info"));
-    let ansi = std::io::stdout().is_terminal();
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(true)
         .buffered_lines_limit(BUFFERED_LINES)
@@ -37,8 +37,7 @@ pub fn init(format: LogFormat, level: &LogLevel) -> Option<Telemetry> {
     let dropped = writer.error_counter();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(ansi);
+        .with_writer(writer);
     let installed = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
