@@ -18,7 +18,10 @@ def main() -> int:
         int(sys.argv[3]),
         int(sys.argv[4]),
     )
-    path = sys.argv[5] if len(sys.argv) > 5 else "/"
+    path = sys.argv[5] if len(sys.argv) > 5 else None
+    if kind == "path" and path is None:
+        print("kind path needs PATH", file=sys.stderr)
+        return 2
     conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=60)
     for i in range(count):
         if kind == "get":
