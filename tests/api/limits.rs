@@ -344,8 +344,8 @@ async fn a_blocked_stdout_drops_log_lines_instead_of_stalling_requests() {
         assert!(Instant::now() < deadline, "server did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // A pipe holds 64 KiB (about 250 lines) and the writer 4096 more: 8000 request
-    // lines overflow both.
+    // A pipe holds 64 KiB (about 250 lines) and the writer 1 MiB (about 4 000 more,
+    // gathering and being written): 8000 request lines overflow both.
     let requests = 8000;
     for batch in 0..requests / 100 {
         let answers = join_all((0..100).map(|_| client.get(&url).send())).await;

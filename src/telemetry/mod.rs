@@ -1,40 +1,54 @@
-use std::io::BufWriter;
+//! The logs: what is logged, in which format, and the writer that takes the lines
+//! to stdout (`writer`).
+
+mod writer;
+
 use std::time::Duration;
 
-use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 use crate::configuration::{LogFormat, LogLevel};
 
-/// Log lines waiting for stdout. When the reader falls this far behind, new lines are
-/// dropped (and counted) rather than making requests wait: about 1 MiB at 250 bytes a
-/// line, part of README's memory budget.
-const BUFFERED_LINES: usize = 4096;
+use writer::{DroppedLines, Guard};
+
+/// Bytes of log lines waiting for stdout. When the reader falls this far behind, new
+/// lines are dropped (and counted) rather than making requests wait. With the batch
+/// being written, at most twice this: 1 MiB, part of README's memory budget.
+const BUFFERED_BYTES: usize = 512 * 1024;
+
+/// How long lines gather before they are written together.
+const WRITE_EVERY: Duration = Duration::from_millis(20);
 
 /// How often a count of dropped lines is logged, when there are any.
 const DROP_REPORT_EVERY: Duration = Duration::from_secs(10);
 
-/// Keeps the log writer's thread alive; dropping it flushes what is buffered
+/// Keeps the log writer's thread alive; dropping it writes what is buffered
 /// (waiting at most about a second if stdout is blocked).
 pub struct Telemetry {
-    _guard: WorkerGuard,
-    dropped: ErrorCounter,
+    _guard: Guard,
+    dropped: DroppedLines,
 }
 
 /// Logs go to stdout, as text or as JSON lines, through a writer thread: a slow or
 /// blocked log reader then costs dropped lines, never stalled requests. Text has no
-/// colours, on a terminal too (Cargo.toml says why). `None` when a
-/// subscriber was already set (tests start several apps in one process).
+/// colours, on a terminal too (Cargo.toml says why). `None` when a subscriber was
+/// already set (tests start several apps in one process), or when the writer's
+/// thread cannot be started (said on stderr; the service then runs without logs).
 pub fn init(format: LogFormat, level: &LogLevel) -> Option<Telemetry> {
     let filter = EnvFilter::try_new(level.as_str()).unwrap_or_else(|_| EnvFilter::new("info"));
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(true)
-        .buffered_lines_limit(BUFFERED_LINES)
-        .thread_name("tasks-backend-log")
-        // The writer thread flushes after each batch it takes off the queue, so a
-        // buffer turns a burst of lines into one write.
-        .finish(BufWriter::with_capacity(64 * 1024, std::io::stdout()));
-    let dropped = writer.error_counter();
+    let (writer, guard) = match writer::spawn(
+        std::io::stdout(),
+        BUFFERED_BYTES,
+        WRITE_EVERY,
+        "tasks-backend-log",
+    ) {
+        Ok(started) => started,
+        Err(err) => {
+            eprintln!("tasks-backend: the log writer's thread did not start, no logs: {err}");
+            return None;
+        }
+    };
+    let dropped = writer.dropped();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
@@ -66,12 +80,12 @@ impl Telemetry {
     /// Log lines dropped so far.
     pub fn dropped_lines(&self) -> impl Fn() -> usize + Send + Sync + 'static {
         let dropped = self.dropped.clone();
-        move || dropped.dropped_lines()
+        move || dropped.get()
     }
 
     /// The last word at shutdown: how many lines were dropped over the whole run.
     pub fn report_total(&self) {
-        let total = self.dropped.dropped_lines();
+        let total = self.dropped.get();
         if total > 0 {
             tracing::warn!(
                 dropped_lines_total = total,
@@ -81,8 +95,8 @@ impl Telemetry {
     }
 }
 
-fn report_drops(dropped: &ErrorCounter, reported: usize) -> usize {
-    let total = dropped.dropped_lines();
+fn report_drops(dropped: &DroppedLines, reported: usize) -> usize {
+    let total = dropped.get();
     if total > reported {
         tracing::warn!(
             dropped_lines = total - reported,
