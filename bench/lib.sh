@@ -65,7 +65,8 @@ service_and_lean() {
     (cd "$repo_dir" && cargo build --profile "$profile" --locked)
   fi
   log "building the reference ($profile)"
-  (cd "$bench_dir/lean" && cargo build --profile "$profile" --locked)
+  # Its own workspace: without --target-dir its binary would land in bench/lean/target.
+  (cd "$bench_dir/lean" && cargo build --profile "$profile" --locked --target-dir "$target")
 }
 
 # The one server a script runs at a time: `server_pid=$!` after starting it in the

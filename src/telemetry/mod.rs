@@ -1,11 +1,13 @@
-//! The logs: what is logged, in which format, and the writer that takes the lines
-//! to stdout (`writer`).
+//! The logs: what is logged, in which format (JSON lines: `json`), and the writer
+//! that takes the lines to stdout (`writer`).
 
+mod json;
 mod writer;
 
 use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::JsonFields;
 
 use crate::configuration::{LogFormat, LogLevel};
 
@@ -54,7 +56,10 @@ pub fn init(format: LogFormat, level: &LogLevel) -> Option<Telemetry> {
         .with_writer(writer);
     let installed = match format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => builder
+            .fmt_fields(JsonFields::new())
+            .event_format(json::JsonLines::default())
+            .try_init(),
     };
     installed.ok().map(|()| Telemetry {
         _guard: guard,
