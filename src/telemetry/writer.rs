@@ -225,7 +225,7 @@ mod tests {
     }
 
     #[test]
-    fn a_burst_of_lines_is_one_write_and_nothing_is_lost_at_stop() {
+    fn lines_of_one_period_are_one_write_and_nothing_is_lost_at_stop() {
         let sink = Sink::default();
         let (writer, guard) = spawn(
             sink.clone(),
@@ -234,16 +234,19 @@ mod tests {
             "test-log",
         )
         .unwrap();
-        let lines: Vec<String> = (0..1000).map(|i| format!("line {i}\n")).collect();
+        // Lines a millisecond apart, as requests log them: tracing-appender's thread
+        // was woken for each and wrote it (one write per line, 50 here).
+        let lines: Vec<String> = (0..50).map(|i| format!("line {i}\n")).collect();
         for line in &lines {
             log(&writer, line);
+            thread::sleep(Duration::from_millis(1));
         }
         drop(guard);
-        // tracing-appender's writer made one write per line it was woken for.
+        // 2, not 1: a machine that stalls the test for most of a period may split it.
         let writes = sink.writes.lock().unwrap().len();
-        assert_eq!(
-            writes, 1,
-            "1000 lines logged within a period: {writes} writes"
+        assert!(
+            (1..=2).contains(&writes),
+            "50 lines within a 500 ms period: {writes} writes"
         );
         assert_eq!(
             sink.text(),
