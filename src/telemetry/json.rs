@@ -67,10 +67,16 @@ where
             .and_then(|id| ctx.span(id))
             .or_else(|| ctx.lookup_current());
         let leaf = current.as_ref().and_then(|_| ctx.lookup_current());
-        let all_objects = current
-            .iter()
-            .chain(leaf.iter())
-            .all(|span| span.scope().all(|s| stored_object::<S, N>(&s)));
+        // What is written: the current span, and the leaf's scope, which holds the
+        // current span too unless the event names another parent.
+        let current_apart = current
+            .as_ref()
+            .filter(|c| leaf.as_ref().is_none_or(|l| l.id() != c.id()));
+        let is_object = |span: &SpanRef<'_, S>| with_fields::<S, N, _>(span, |_| ()).is_some();
+        let all_objects = current_apart.is_none_or(is_object)
+            && leaf
+                .as_ref()
+                .is_none_or(|l| l.scope().all(|s| is_object(&s)));
         if from_log || !all_objects {
             return self.fallback.format_event(ctx, writer, event);
         }
@@ -107,15 +113,16 @@ where
     }
 }
 
-/// Whether the span's stored fields are there and look like an object.
-fn stored_object<S, N>(span: &SpanRef<'_, S>) -> bool
+/// `f` of what is inside the braces of the span's stored fields; `None` when they
+/// are missing or not an object.
+fn with_fields<S, N, R>(span: &SpanRef<'_, S>, f: impl FnOnce(&str) -> R) -> Option<R>
 where
     S: for<'a> LookupSpan<'a>,
     N: for<'w> FormatFields<'w> + 'static,
 {
-    span.extensions()
-        .get::<FormattedFields<N>>()
-        .is_some_and(|stored| stored.fields.starts_with('{') && stored.fields.ends_with('}'))
+    let extensions = span.extensions();
+    let stored = extensions.get::<FormattedFields<N>>()?;
+    Some(f(stored.fields.strip_prefix('{')?.strip_suffix('}')?))
 }
 
 /// `{FIELDS,"name":NAME}`: the span's stored fields as they are, then its name.
@@ -124,19 +131,17 @@ where
     S: for<'a> LookupSpan<'a>,
     N: for<'w> FormatFields<'w> + 'static,
 {
-    let extensions = span.extensions();
-    let inner = extensions
-        .get::<FormattedFields<N>>()
-        .and_then(|stored| stored.fields.strip_prefix('{')?.strip_suffix('}'))
-        .ok_or(fmt::Error)?;
-    out.write_char('{')?;
-    if !inner.is_empty() {
-        out.write_str(inner)?;
-        out.write_char(',')?;
-    }
-    out.write_str("\"name\":")?;
-    write_str(out, span.name())?;
-    out.write_char('}')
+    with_fields::<S, N, _>(span, |inner| {
+        out.write_char('{')?;
+        if !inner.is_empty() {
+            out.write_str(inner)?;
+            out.write_char(',')?;
+        }
+        out.write_str("\"name\":")?;
+        write_str(out, span.name())?;
+        out.write_char('}')
+    })
+    .unwrap_or(Err(fmt::Error))
 }
 
 /// The event's fields as `,"name":value` members, as tracing-serde writes them:
