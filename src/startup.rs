@@ -165,9 +165,11 @@ impl Application {
 }
 
 /// The two pools' figures, read at each scrape, under OpenTelemetry's names for
-/// database client connection pools.
+/// database client connection pools; and how many creates each commit carried.
 fn observe_pools(metrics: &Metrics, store: &TaskStore) {
     use ::metrics::{counter, describe_counter, describe_gauge, gauge};
+    const COMMITS: &str = "tasks_backend_create_commits_total";
+    const CREATED: &str = "tasks_backend_tasks_created_total";
     const COUNT: &str = "db_client_connection_count";
     const MAX: &str = "db_client_connection_max";
     const PENDING: &str = "db_client_connection_pending_requests";
@@ -188,6 +190,11 @@ fn observe_pools(metrics: &Metrics, store: &TaskStore) {
             TIMEOUTS,
             "Store operations that gave up waiting for a connection"
         );
+        describe_counter!(
+            COMMITS,
+            "Commits that created tasks (on SQLite, creates that wait share one)"
+        );
+        describe_counter!(CREATED, "Tasks created");
     });
     let store = store.clone();
     metrics.on_scrape(move || {
@@ -199,6 +206,9 @@ fn observe_pools(metrics: &Metrics, store: &TaskStore) {
             gauge!(PENDING, POOL => pool.name).set(pool.pending);
             counter!(TIMEOUTS, POOL => pool.name).absolute(pool.timeouts);
         }
+        let (commits, created) = store.create_counts();
+        counter!(COMMITS).absolute(commits);
+        counter!(CREATED).absolute(created);
     });
 }
 

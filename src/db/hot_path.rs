@@ -17,10 +17,11 @@ use sea_orm::{
 
 use super::entity::task::{self, Column, Entity as Tasks};
 
-/// What a new row holds; the id is the database's.
-pub(super) struct NewRow<'a> {
-    pub title: &'a str,
-    pub description: Option<&'a str>,
+/// What a new row holds; the id is the database's. Owned: on SQLite it travels to
+/// the task that commits the inserts (`group_commit`).
+pub(super) struct NewRow {
+    pub title: String,
+    pub description: Option<String>,
     pub status: &'static str,
     pub due_date: Option<NaiveDate>,
     pub now: DateTime<Utc>,
@@ -55,8 +56,8 @@ macro_rules! on_either_pool {
 macro_rules! bind_new {
     ($query:expr, $new:expr) => {
         $query
-            .bind($new.title)
-            .bind($new.description)
+            .bind($new.title.as_str())
+            .bind($new.description.as_deref())
             .bind($new.status)
             .bind($new.due_date)
             .bind($new.now)
@@ -109,7 +110,7 @@ impl HotPath {
     pub(super) async fn insert(
         &self,
         db: &DatabaseConnection,
-        new: &NewRow<'_>,
+        new: &NewRow,
     ) -> Result<task::Model, DbErr> {
         let sql = self.insert.clone();
         let created = on_either_pool!(db, |conn| {
@@ -120,6 +121,31 @@ impl HotPath {
             rows.first().map(model).transpose()
         })?;
         created.ok_or(DbErr::RecordNotInserted)
+    }
+
+    /// The rows inserted in one transaction, in order: one commit (one `fsync`)
+    /// for all of them. All or none: on an error nothing was inserted.
+    pub(super) async fn insert_all(
+        &self,
+        db: &DatabaseConnection,
+        rows: &[&NewRow],
+    ) -> Result<Vec<task::Model>, DbErr> {
+        on_either_pool!(db, |conn| {
+            let mut txn = sqlx::Connection::begin(&mut *conn)
+                .await
+                .map_err(query_err)?;
+            let mut created = Vec::with_capacity(rows.len());
+            for new in rows {
+                let returned = bind_new!(sqlx::query(self.insert.clone()), new)
+                    .fetch_all(&mut *txn)
+                    .await
+                    .map_err(query_err)?;
+                let row = returned.first().ok_or(DbErr::RecordNotInserted)?;
+                created.push(model(row)?);
+            }
+            txn.commit().await.map_err(query_err)?;
+            Ok(created)
+        })
     }
 }
 

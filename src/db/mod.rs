@@ -4,6 +4,7 @@ mod connect;
 mod copy;
 pub mod entity;
 mod error;
+mod group_commit;
 mod hot_path;
 pub mod migrations;
 mod pools;

@@ -12,6 +12,7 @@ use tokio::sync::Mutex;
 use super::StoreError;
 use super::connect::Connections;
 use super::entity::task::{self, Column, Entity as Tasks};
+use super::group_commit::{CreateCounts, GroupCommit};
 use super::hot_path::{HotPath, NewRow};
 use super::pools::{PoolStats, PoolUse};
 use crate::domain::{DueDate, NewTask, Task, TaskChanges, TaskDescription, TaskStatus, TaskTitle};
@@ -31,6 +32,9 @@ pub struct TaskStore {
     probe_use: PoolUse,
     /// `get` and `create`, through sqlx directly (see `hot_path`).
     hot: Arc<HotPath>,
+    /// On SQLite, creates committed together (see `group_commit`).
+    group_commit: Option<GroupCommit>,
+    creates: Arc<CreateCounts>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -97,18 +101,31 @@ fn list_select(backend: DatabaseBackend, query: &TaskQuery) -> Select<Tasks> {
 }
 
 impl TaskStore {
+    /// Starts the task that commits SQLite's creates: call it within the runtime.
     pub fn new(connections: Connections) -> Self {
         let Connections { main: db, probe } = connections;
         let backend = db.get_database_backend();
         let write_gate = (backend == DatabaseBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let hot = Arc::new(HotPath::new(backend));
+        let creates = Arc::new(CreateCounts::default());
+        let group_commit = write_gate
+            .as_ref()
+            .map(|gate| GroupCommit::spawn(db.clone(), hot.clone(), gate.clone(), creates.clone()));
         Self {
             db,
             probe,
             write_gate,
             main_use: PoolUse::new("requests"),
             probe_use: PoolUse::new("probes"),
-            hot: Arc::new(HotPath::new(backend)),
+            hot,
+            group_commit,
+            creates,
         }
+    }
+
+    /// The commits that created tasks so far, and the tasks they created.
+    pub fn create_counts(&self) -> (u64, u64) {
+        self.creates.get()
     }
 
     /// The request pool's figures, then the probes'. (On `sqlite::memory:` both
@@ -132,14 +149,21 @@ impl TaskStore {
         self.main_use
             .track(async move {
                 let row = NewRow {
-                    title: new.title.as_str(),
-                    description: new.description.as_ref().map(TaskDescription::as_str),
+                    title: new.title.into_inner(),
+                    description: new.description.map(TaskDescription::into_inner),
                     status: new.status.as_str(),
                     due_date: new.due_date.map(DueDate::date),
                     now: now(),
                 };
-                let _turn = self.writer_turn().await;
-                to_task(self.hot.insert(&self.db, &row).await?)
+                let created = match &self.group_commit {
+                    Some(group_commit) => group_commit.insert(row).await?,
+                    None => {
+                        let created = self.hot.insert(&self.db, &row).await?;
+                        self.creates.committed(1);
+                        created
+                    }
+                };
+                to_task(created)
             })
             .await
     }

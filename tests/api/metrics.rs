@@ -352,3 +352,51 @@ async fn metrics_can_be_turned_off() {
     assert_problem(app.get("/metrics").await, 404, "METRICS_ENABLED=false").await;
     app.stop().await;
 }
+
+/// Creates sent at once: each answered once with its own task, every one counted,
+/// and never more commits than creates. On SQLite creates that wait for the turn
+/// to write share a commit (how many do depends on timing, so only the bound is
+/// asserted; `db::group_commit`'s unit tests hold the sharing itself); on
+/// PostgreSQL each create is its own commit.
+async fn concurrent_creates_are_counted_with_their_commits(app: &TestApp) {
+    const CREATES: usize = 40;
+    let before = scrape(app).await;
+    let created = futures::future::join_all((0..CREATES).map(|i| async move {
+        let title = format!("at once {i}");
+        let task = app.create_task(serde_json::json!({ "title": title })).await;
+        (title, task["id"].as_i64().expect("an id"))
+    }))
+    .await;
+    let mut ids: Vec<i64> = created.iter().map(|(_, id)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), CREATES, "one task per create: {created:?}");
+    for (title, id) in &created {
+        let task: serde_json::Value = app
+            .get(&format!("/api/tasks/{id}"))
+            .await
+            .json()
+            .await
+            .expect("task JSON");
+        assert_eq!(
+            task["title"], *title,
+            "task {id} is the create that got its id"
+        );
+    }
+    let after = scrape(app).await;
+    let delta = |name| value(&after, name, &[]) - value(&before, name, &[]);
+    let (tasks, commits) = (
+        delta("tasks_backend_tasks_created_total"),
+        delta("tasks_backend_create_commits_total"),
+    );
+    assert_eq!(tasks, CREATES as f64, "tasks created");
+    assert!(
+        (1.0..=tasks).contains(&commits),
+        "{commits} commits for {tasks} tasks"
+    );
+    if app.database_url.starts_with("postgres") {
+        assert_eq!(commits, tasks, "PostgreSQL: one commit per create");
+    }
+}
+
+crate::api_tests!(concurrent_creates_are_counted_with_their_commits);
