@@ -16,10 +16,9 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use hyper::server::conn::http1;
 use hyper::service::Service;
-use poem::endpoint::BoxEndpoint;
 use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
-use poem::{Endpoint, Request};
+use poem::{Endpoint, Request, Response};
 
 use super::Observe;
 use super::metrics::{Rejection, method_label};
@@ -29,9 +28,6 @@ use super::metrics::{Rejection, method_label};
 /// is 8 KiB; its default (about 400 KiB) times every open connection would be most
 /// of the memory budget.
 pub const MAX_BUF_BYTES: usize = 32 * 1024;
-
-/// The endpoint every connection shares.
-pub(super) type SharedEndpoint = Arc<BoxEndpoint<'static>>;
 
 type HyperResponse = hyper::Response<BoxBody<Bytes, std::io::Error>>;
 
@@ -51,8 +47,8 @@ pub(super) fn builder() -> http1::Builder {
 /// Hands each request of one connection to `endpoint`, with the connection's
 /// addresses, as poem's own server would, and measures it: every answer the
 /// endpoint gives is counted here, whichever layer of the app gave it.
-pub(super) fn service(
-    endpoint: SharedEndpoint,
+pub(super) fn service<E: Endpoint<Output = Response> + 'static>(
+    endpoint: Arc<E>,
     observe: Observe,
     local: LocalAddr,
     remote: RemoteAddr,

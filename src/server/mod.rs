@@ -25,13 +25,15 @@ mod shutdown;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
+use poem::endpoint::MapToResponse;
 use poem::listener::{Acceptor, Listener as _, TcpAcceptor, TcpListener};
-use poem::{EndpointExt, IntoEndpoint};
+use poem::{Endpoint, EndpointExt, IntoEndpoint};
 
 pub use acceptor::Refusal;
 pub use connection::MAX_BUF_BYTES;
@@ -40,7 +42,6 @@ pub use readiness::Readiness;
 pub use shutdown::ShutdownSignal;
 
 use acceptor::LimitedAcceptor;
-use connection::SharedEndpoint;
 use shutdown::OpenConnections;
 
 use crate::configuration::{ConnectionLimits, ShutdownSettings};
@@ -85,10 +86,30 @@ pub struct Observe {
 const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// Everything needed to serve, put together; [`Server::run`] serves.
+///
+/// The endpoint's type is erased here, once per server (`Box<dyn Serve>`), not
+/// per request: a `BoxEndpoint` boxed the whole app's future for every request,
+/// a fresh heap block of its full size (about 16 KiB: every layer's future
+/// holds the one inside it) copied in and freed again.
 pub struct Server {
-    acceptor: LimitedAcceptor<TcpAcceptor>,
     addr: SocketAddr,
-    endpoint: SharedEndpoint,
+    serving: Box<dyn Serve>,
+}
+
+/// A future that stops the server.
+type Stop<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// What [`Server`] holds, its endpoint type erased.
+trait Serve: Send {
+    fn run<'a>(
+        self: Box<Self>,
+        stop: Stop<'a>,
+    ) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send + 'a>>;
+}
+
+struct Serving<E> {
+    acceptor: LimitedAcceptor<TcpAcceptor>,
+    endpoint: Arc<E>,
     readiness: Readiness,
     shutdown: ShutdownSettings,
     observe: Observe,
@@ -109,6 +130,7 @@ impl Server {
     where
         E: IntoEndpoint,
         E::Endpoint: 'static,
+        MapToResponse<E::Endpoint>: Endpoint<Output = poem::Response> + 'static,
     {
         let acceptor =
             LimitedAcceptor::new(listener.acceptor, limits, refusal, observe.metrics.clone());
@@ -126,12 +148,14 @@ impl Server {
             );
         });
         Self {
-            acceptor,
             addr: listener.addr,
-            endpoint: Arc::new(endpoint.into_endpoint().map_to_response().boxed()),
-            readiness,
-            shutdown,
-            observe,
+            serving: Box::new(Serving {
+                acceptor,
+                endpoint: Arc::new(endpoint.into_endpoint().map_to_response()),
+                readiness,
+                shutdown,
+                observe,
+            }),
         }
     }
 
@@ -144,14 +168,28 @@ impl Server {
     /// gives the open connections up to the shutdown timeout to finish the request
     /// each is serving (idle ones close at once), then cuts the rest.
     pub async fn run(self, stop: impl Future<Output = ()> + Send) -> io::Result<()> {
+        self.serving.run(Box::pin(stop)).await
+    }
+}
+
+impl<E: Endpoint<Output = poem::Response> + 'static> Serve for Serving<E> {
+    fn run<'a>(
+        self: Box<Self>,
+        stop: Stop<'a>,
+    ) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send + 'a>> {
+        Box::pin(self.serve(stop))
+    }
+}
+
+impl<E: Endpoint<Output = poem::Response> + 'static> Serving<E> {
+    async fn serve(self: Box<Self>, stop: Stop<'_>) -> io::Result<()> {
         let Self {
             mut acceptor,
             endpoint,
             readiness,
             shutdown,
             observe,
-            ..
-        } = self;
+        } = *self;
         let metrics = observe.metrics.clone();
         let upkeep = tokio::spawn(async move {
             let mut every = tokio::time::interval(METRICS_UPKEEP_EVERY);
