@@ -73,7 +73,7 @@ impl Application {
             .map_err(|err| cannot_listen(wanted, &err))?;
         let readiness = Readiness::default();
         let metrics = Metrics::new(settings.metrics_enabled);
-        observe_pools(&metrics, &store);
+        observe_store(&metrics, &store);
         let token_watch = match &tokens {
             Some((tokens, path, read)) => Some(
                 access::watch(tokens.clone(), path.clone(), *read)
@@ -166,7 +166,7 @@ impl Application {
 
 /// The two pools' figures, read at each scrape, under OpenTelemetry's names for
 /// database client connection pools; and how many creates each commit carried.
-fn observe_pools(metrics: &Metrics, store: &TaskStore) {
+fn observe_store(metrics: &Metrics, store: &TaskStore) {
     use ::metrics::{counter, describe_counter, describe_gauge, gauge};
     const COMMITS: &str = "tasks_backend_create_commits_total";
     const CREATED: &str = "tasks_backend_tasks_created_total";

@@ -38,6 +38,14 @@ impl CreateCounts {
         self.tasks.fetch_add(tasks as u64, Ordering::Relaxed);
     }
 
+    /// `created`, counted as a commit of its own when it succeeded.
+    pub(super) fn alone<T, E>(&self, created: Result<T, E>) -> Result<T, E> {
+        if created.is_ok() {
+            self.committed(1);
+        }
+        created
+    }
+
     /// Commits so far, and the tasks they created.
     pub fn get(&self) -> (u64, u64) {
         (
@@ -161,11 +169,7 @@ impl Committer {
 
     /// One row, one commit.
     async fn insert_one(&self, row: &NewRow) -> Result<task::Model, DbErr> {
-        let created = self.hot.insert(&self.db, row).await;
-        if created.is_ok() {
-            self.counts.committed(1);
-        }
-        created
+        self.counts.alone(self.hot.insert(&self.db, row).await)
     }
 }
 

@@ -157,11 +157,7 @@ impl TaskStore {
                 };
                 let created = match &self.group_commit {
                     Some(group_commit) => group_commit.insert(row).await?,
-                    None => {
-                        let created = self.hot.insert(&self.db, &row).await?;
-                        self.creates.committed(1);
-                        created
-                    }
+                    None => self.creates.alone(self.hot.insert(&self.db, &row).await)?,
                 };
                 to_task(created)
             })

@@ -31,7 +31,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use poem::endpoint::MapToResponse;
 use poem::listener::{Acceptor, Listener as _, TcpAcceptor, TcpListener};
 use poem::{Endpoint, EndpointExt, IntoEndpoint};
 
@@ -130,7 +129,6 @@ impl Server {
     where
         E: IntoEndpoint,
         E::Endpoint: 'static,
-        MapToResponse<E::Endpoint>: Endpoint<Output = poem::Response> + 'static,
     {
         let acceptor =
             LimitedAcceptor::new(listener.acceptor, limits, refusal, observe.metrics.clone());
