@@ -92,6 +92,7 @@ pub fn app(
     access: Access,
     cors: &CorsSettings,
 ) -> impl Endpoint + 'static {
+    let hot_store = store.clone();
     let health = health::HealthApi {
         store: store.clone(),
         readiness: state.readiness,
@@ -135,11 +136,13 @@ pub fn app(
     });
     let allowed = Arc::new(allow::AllowedMethods::from_meta(&Api::meta()));
     let access = Arc::new(access);
-    Route::new()
+    let routes = Route::new()
         // GET only: any other method on these is 405, like everywhere else.
         .at("/openapi.json", bounds::bounded(poem::get(spec)))
         .nest("/docs", bounds::bounded(poem::get(docs)))
-        .nest("/", api)
+        .nest("/", api);
+    // The request served most skips the routers (`tasks::hot_get`).
+    tasks::with_hot_get(routes, hot_store)
         // The operations' bounds find their permits here.
         .data(bounds)
         .with(CatchPanic::new().with_handler(middleware::PanicToProblem))

@@ -6,6 +6,7 @@ use futures::future::join_all;
 use serde_json::{Value, json};
 
 use crate::harness::TestApp;
+use crate::harness::client::http;
 
 async fn creating_a_task_answers_201_with_the_task_and_its_location(app: &TestApp) {
     let response = app
@@ -304,6 +305,44 @@ async fn a_list_page_and_its_total_agree_under_concurrent_writes(app: &TestApp) 
     assert!(pages > 5, "only {pages} pages read");
 }
 
+/// A plain `GET /api/tasks/{id}` is answered in front of the router
+/// (`routes::tasks::hot_get`); the same id with a sign, `+ID`, still reaches the
+/// declared operation. Both must answer alike, found or not: same status, headers
+/// and bytes.
+async fn a_plain_get_answers_as_the_declared_operation(app: &TestApp) {
+    let task = app
+        .create_task(json!({"title": "both ways", "description": "a \"quoted\"\nline"}))
+        .await;
+    let id = task["id"].as_i64().expect("integer id");
+    let client = http();
+    for (id, status) in [(id, 200), (id + 1_000, 404)] {
+        let mut answers = Vec::new();
+        for path in [format!("/api/tasks/{id}"), format!("/api/tasks/+{id}")] {
+            let response = client
+                .get(app.url(&path))
+                .header("x-request-id", "the-same-id")
+                .send()
+                .await
+                .expect("GET");
+            assert_eq!(response.status(), status, "{path}");
+            let mut headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .filter(|(name, _)| *name != "date")
+                .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+                .collect();
+            headers.sort();
+            let body = response.bytes().await.expect("body");
+            answers.push((path, headers, body));
+        }
+        let [(hot, hot_headers, hot_body), (declared, headers, body)] = &answers[..] else {
+            unreachable!("two paths asked");
+        };
+        assert_eq!(hot_headers, headers, "headers of {hot} and {declared}");
+        assert_eq!(hot_body, body, "bodies of {hot} and {declared}");
+    }
+}
+
 crate::api_tests!(
     creating_a_task_answers_201_with_the_task_and_its_location,
     a_task_keeps_every_field_it_was_created_with,
@@ -317,4 +356,5 @@ crate::api_tests!(
     delete_answers_204_and_the_task_is_gone,
     concurrent_writes_all_succeed,
     a_list_page_and_its_total_agree_under_concurrent_writes,
+    a_plain_get_answers_as_the_declared_operation,
 );

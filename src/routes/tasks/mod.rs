@@ -1,6 +1,7 @@
 mod cursor;
 mod document;
 mod dto;
+mod hot_get;
 mod json_string;
 mod list_body;
 mod task_body;
@@ -12,6 +13,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 pub use cursor::CursorError;
 pub use document::{close_request_bodies, require_tokens};
 pub use dto::{CreateTaskDto, TaskDto, TaskListDto, TaskStatusDto, UpdateTaskDto};
+pub use hot_get::with_hot_get;
 use list_body::TaskListJson;
 use task_body::TaskJson;
 
@@ -173,6 +175,8 @@ impl TasksApi {
     }
 
     /// Get one task.
+    // A plain GET is answered by `hot_get` before the router reaches this; this
+    // declares it and answers the rest (HEAD, an id with a sign).
     #[oai(
         path = "/:id",
         method = "get",
