@@ -1,7 +1,8 @@
 //! The HTTP application: the OpenAPI operations, the docs, and what every request
 //! goes through.
 //!
-//! - `tasks/`: the task operations, their DTOs and the list's streamed body;
+//! - `tasks/`: the task operations, their DTOs, the list's streamed body, and
+//!   `hot_get`, which answers a plain GET of one task in front of the routers;
 //! - `health`: the probes (`/health`, `/livez`, `/readyz`);
 //! - `metrics`: `/metrics`, and the route label of a request;
 //! - `bounds`: what a request may hold (permits, body size, media type, body
