@@ -15,8 +15,7 @@ use poem::http::Method;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::super::bounds::bounded;
-use super::super::problem::{ApiError, ProblemResponse};
-use super::task_body::TaskJson;
+use super::task_by_id;
 use crate::db::TaskStore;
 
 /// The path before the id: the operation's `prefix_path` and `/`.
@@ -63,7 +62,7 @@ impl<E: Endpoint, G: Endpoint<Output = Response>> Endpoint for HotGet<E, G> {
     }
 }
 
-/// `get_task`'s answer, as its `ApiResult<TaskResponse>` would be.
+/// `get_task`'s answer: the same `task_by_id`, as a response or a `poem::Error`.
 struct TaskById {
     store: TaskStore,
 }
@@ -76,13 +75,11 @@ impl Endpoint for TaskById {
         let Some(id) = plain_id(&req) else {
             return Err(poem::error::NotFoundError.into());
         };
-        let answer = match self.store.get(id).await {
-            Ok(Some(task)) => return Ok(TaskJson(task.into()).into_response()),
-            Ok(None) => ProblemResponse::from(ApiError::TaskNotFound(id)),
-            Err(err) => ProblemResponse::from(err),
-        };
-        // The operation's errors travel as `poem::Error`, as poem-openapi sends them.
-        Err(answer.into())
+        match task_by_id(&self.store, id).await {
+            Ok(answer) => Ok(answer.into_response()),
+            // The operation's errors travel as `poem::Error`, as poem-openapi sends them.
+            Err(problem) => Err(problem.into()),
+        }
     }
 }
 

@@ -67,6 +67,14 @@ fn next_link(query: &TaskQuery, cursor: &str) -> String {
     )
 }
 
+/// One task, as `get_task` answers it; `hot_get` answers a plain GET with this too.
+async fn task_by_id(store: &TaskStore, id: i64) -> ApiResult<TaskResponse> {
+    match store.get(id).await? {
+        Some(task) => Ok(TaskResponse::Ok(TaskJson(task.into()))),
+        None => Err(ApiError::TaskNotFound(id).into()),
+    }
+}
+
 fn default_limit() -> u64 {
     50
 }
@@ -184,10 +192,7 @@ impl TasksApi {
         transform = "bounded"
     )]
     async fn get_task(&self, _auth: ApiAuth, id: Path<i64>) -> ApiResult<TaskResponse> {
-        match self.store.get(id.0).await? {
-            Some(task) => Ok(TaskResponse::Ok(TaskJson(task.into()))),
-            None => Err(ApiError::TaskNotFound(id.0).into()),
-        }
+        task_by_id(&self.store, id.0).await
     }
 
     /// Change some fields of a task.
