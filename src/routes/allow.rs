@@ -63,10 +63,14 @@ pub async fn allow_on_405<E: Endpoint>(
     next: Arc<E>,
     req: Request,
 ) -> poem::Result<Response> {
-    let allow = allowed.for_path(req.uri().path());
+    // The path is matched only for a 405, not for every request; a clone of the
+    // URI shares its bytes.
+    let uri = req.uri().clone();
     let mut response = next.call(req).await?.into_response();
     if response.status() == StatusCode::METHOD_NOT_ALLOWED {
-        response.headers_mut().insert(header::ALLOW, allow);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, allowed.for_path(uri.path()));
     }
     Ok(response)
 }

@@ -17,21 +17,15 @@ use std::fmt::{self, Write as _};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::{Format, Json, Writer};
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 /// The event format of JSON lines.
-pub struct JsonLines<T = SystemTime> {
+pub struct JsonLines<T> {
     timer: T,
     /// tracing-subscriber's own format, for the lines not written here.
     fallback: Format<Json, T>,
-}
-
-impl Default for JsonLines {
-    fn default() -> Self {
-        Self::with_timer(SystemTime)
-    }
 }
 
 impl<T: FormatTime + Clone> JsonLines<T> {
@@ -241,101 +235,10 @@ impl fmt::Write for Escaped<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
-    use tracing_subscriber::fmt::MakeWriter;
     use tracing_subscriber::fmt::format::JsonFields;
 
+    use super::super::test_events::{Fixed, Lines, log_everything};
     use super::*;
-
-    /// One fixed time, so that two formats' lines can be compared byte for byte.
-    #[derive(Clone)]
-    struct Fixed;
-
-    impl FormatTime for Fixed {
-        fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
-            w.write_str("2026-12-03T07:00:00.123456Z")
-        }
-    }
-
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Lines {
-        type Writer = Lines;
-
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
-
-    impl Lines {
-        fn text(&self) -> String {
-            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-        }
-    }
-
-    /// Every kind of event and span the service logs, and some it might.
-    fn log_everything() {
-        tracing::info!(
-            method = "GET",
-            path = "/api/tasks/7",
-            status = 200u64,
-            "outside any span"
-        );
-        let request = tracing::info_span!("request", request_id = "0f1e-2d3c");
-        let _entered = request.enter();
-        tracing::info!(
-            method = %"POST",
-            path = %"/api/tasks",
-            status = 201u16,
-            token_name = Some("ci"),
-            scope = None::<&str>,
-            latency_ms = 0.123_f64,
-            "request"
-        );
-        tracing::warn!(
-            whole = 1.0_f64,
-            tiny = 1e-7_f64,
-            huge = 1e21_f64,
-            minus_zero = -0.0_f64,
-            nan = f64::NAN,
-            infinite = f64::INFINITY,
-            negative = -42i64,
-            yes = true,
-            no = false,
-            wide = 170_141_183_460_469_231_731_687_303_715_884_105_727_i128,
-            "numbers"
-        );
-        tracing::error!(
-            quotes = "say \"hi\" \\ there",
-            control = "tab\there\nnew\r\u{8}\u{c}\u{1}\u{1f}\u{7f}",
-            unicode = "é ✓ 🦀 \u{2028}",
-            debug = ?("a\"b", 3),
-            error = &std::io::Error::other("disk \"full\"") as &(dyn std::error::Error + 'static),
-            "message with \"quotes\" and\nnewline"
-        );
-        let outer = tracing::info_span!("outer", b = 2, a = "x\"y", name = "shadow");
-        let _outer = outer.enter();
-        let inner = tracing::debug_span!("inner");
-        let _inner = inner.enter();
-        tracing::info!("nested");
-        tracing::info!(parent: &request, "explicit parent");
-        tracing::info!(target: "a \"quoted\" target", "custom target");
-        // Taken for a `log` record: handed to tracing-subscriber's format.
-        tracing::info!(log.target = "from_log", "looks like a log record");
-    }
 
     fn lines_of<F>(format: F) -> String
     where
@@ -361,7 +264,7 @@ mod tests {
                 .flatten_event(true)
                 .with_timer(Fixed),
         );
-        assert_eq!(ours.lines().count(), 8, "one line per event:\n{ours}");
+        assert_eq!(ours.lines().count(), 11, "one line per event:\n{ours}");
         for (i, (a, b)) in ours.lines().zip(theirs.lines()).enumerate() {
             assert_eq!(a, b, "line {i}: ours, then tracing-subscriber's");
         }

@@ -1,7 +1,10 @@
-//! The logs: what is logged, in which format (JSON lines: `json`), and the writer
+//! The logs: what is logged, in which format (text: `text`, JSON lines: `json`), and the writer
 //! that takes the lines to stdout (`writer`).
 
 mod json;
+#[cfg(test)]
+mod test_events;
+mod text;
 mod writer;
 
 use std::time::Duration;
@@ -55,10 +58,13 @@ pub fn init(format: LogFormat, level: &LogLevel) -> Option<Telemetry> {
         .with_env_filter(filter)
         .with_writer(writer);
     let installed = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder
+            .fmt_fields(text::TextFields)
+            .with_timer(text::UtcMicros)
+            .try_init(),
         LogFormat::Json => builder
             .fmt_fields(JsonFields::new())
-            .event_format(json::JsonLines::default())
+            .event_format(json::JsonLines::with_timer(text::UtcMicros))
             .try_init(),
     };
     installed.ok().map(|()| Telemetry {
