@@ -78,11 +78,12 @@ impl TextVisitor<'_> {
 
     /// A message: `Debug` of `value`, terminal escapes escaped.
     fn message(&mut self, value: &dyn fmt::Debug) -> fmt::Result {
-        if self.sanitize {
-            write!(EscapeTerminal(&mut self.writer), "{value:?}")
-        } else {
-            write!(self.writer, "{value:?}")
-        }
+        let sanitize = self.sanitize;
+        write!(
+            self.writer,
+            "{}",
+            Escaped::new(format_args!("{value:?}"), sanitize)
+        )
     }
 }
 
@@ -139,14 +140,11 @@ impl Visit for TextVisitor<'_> {
                 field,
                 &format_args!(
                     "{} {name}.sources={}",
-                    Escaped::new(format_args!("{value}"), sanitize),
+                    Escaped::new(value, sanitize),
                     Sources { source, sanitize }
                 ),
             ),
-            None => self.record_debug(
-                field,
-                &format_args!("{}", Escaped::new(format_args!("{value}"), sanitize)),
-            ),
+            None => self.record_debug(field, &format_args!("{}", Escaped::new(value, sanitize))),
         }
     }
 
@@ -199,8 +197,7 @@ impl<W: fmt::Write> fmt::Write for EscapeTerminal<'_, W> {
     }
 }
 
-/// `value`, through [`EscapeTerminal`] when `sanitize`, for both `Display` and
-/// `Debug` (which an error's sources are listed with).
+/// `value`'s `Display`, through [`EscapeTerminal`] when `sanitize`.
 struct Escaped<T> {
     value: T,
     sanitize: bool,
@@ -222,16 +219,6 @@ impl<T: fmt::Display> fmt::Display for Escaped<T> {
     }
 }
 
-impl<T: fmt::Debug> fmt::Debug for Escaped<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.sanitize {
-            write!(EscapeTerminal(f), "{:?}", self.value)
-        } else {
-            write!(f, "{:?}", self.value)
-        }
-    }
-}
-
 /// An error's sources, from the first, as a `Debug` list of their messages.
 struct Sources<'a> {
     source: &'a (dyn Error + 'static),
@@ -243,7 +230,8 @@ impl fmt::Display for Sources<'_> {
         let mut list = f.debug_list();
         let mut next = Some(self.source);
         while let Some(err) = next {
-            list.entry(&Escaped::new(format_args!("{err}"), self.sanitize));
+            // An entry is written with `Debug`, which for `format_args!` is its text.
+            list.entry(&format_args!("{}", Escaped::new(err, self.sanitize)));
             next = err.source();
         }
         list.finish()
