@@ -1,3 +1,4 @@
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::schema::{self, SchemaError};
@@ -47,6 +48,10 @@ pub enum ConnectError {
 pub struct Connections {
     pub main: DatabaseConnection,
     pub probe: DatabaseConnection,
+    /// The SQLite file a task by id is read from on the request's thread
+    /// (`direct_read`): a plain path only; with URL options (`?mode=ro`, ...) or
+    /// in memory, sqlx alone opens the database.
+    pub direct_read_file: Option<PathBuf>,
 }
 
 /// Connects (retrying with backoff while the database is not up yet, as happens when
@@ -62,7 +67,18 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Connections, Connect
         _ => with_retries(settings, probe_options(settings), started, deadline).await?,
     };
     migrate(&main, settings, deadline).await?;
-    Ok(Connections { main, probe })
+    let direct_read_file = match &settings.url {
+        DatabaseUrl::Sqlite {
+            url,
+            path: Some(path),
+        } if !url.contains(['?', '%']) => Some(path.clone()),
+        _ => None,
+    };
+    Ok(Connections {
+        main,
+        probe,
+        direct_read_file,
+    })
 }
 
 /// One connection pool on the database, retried like [`connect`], schema untouched:

@@ -213,7 +213,7 @@ mod tests {
         let counts = Arc::new(CreateCounts::default());
         let commits = GroupCommit::spawn(
             db.clone(),
-            Arc::new(HotPath::new(DatabaseBackend::Sqlite)),
+            Arc::new(HotPath::new(DatabaseBackend::Sqlite, None)),
             gate.clone(),
             counts.clone(),
         );

@@ -7,6 +7,8 @@
 //! hands sqlx the same chrono types), so both paths store the same bytes and each
 //! reads what the other wrote.
 
+use std::path::Path;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::sqlx::{self, AssertSqlSafe, ColumnIndex, Decode, Row, SqlSafeStr, SqlStr, Type};
@@ -15,6 +17,7 @@ use sea_orm::{
     QueryTrait, RuntimeErr,
 };
 
+use super::direct_read::{DirectReads, Read};
 use super::entity::task::{self, Column, Entity as Tasks};
 
 /// What a new row holds; the id is the database's. Owned: on SQLite it travels to
@@ -27,10 +30,12 @@ pub(super) struct NewRow {
     pub now: DateTime<Utc>,
 }
 
-/// The statements' text for one backend, built once.
+/// The statements' text for one backend, built once; on a SQLite file, the
+/// connections that read a task on the request's thread.
 pub(super) struct HotPath {
     get: SqlStr,
     insert: SqlStr,
+    direct: Option<DirectReads>,
 }
 
 /// `$body` with `$conn` a connection from `$db`'s pool, whichever backend it is: a
@@ -66,8 +71,21 @@ macro_rules! bind_new {
 }
 
 impl HotPath {
-    pub(super) fn new(backend: DatabaseBackend) -> Self {
+    /// `direct_read_file`: the SQLite file to read tasks from directly. Call it
+    /// within the runtime: it opens a connection per worker thread.
+    pub(super) fn new(backend: DatabaseBackend, direct_read_file: Option<&Path>) -> Self {
         let get = Tasks::find_by_id(0).build(backend).sql;
+        let direct = direct_read_file.and_then(|path| {
+            // A direct read never awaits: no more can run at once than there are
+            // worker threads.
+            let readers = tokio::runtime::Handle::try_current()
+                .map_or(1, |runtime| runtime.metrics().num_workers());
+            DirectReads::open(path, &get, readers)
+                .inspect_err(|reason| {
+                    tracing::warn!(%reason, "tasks by id are read through the connection pool");
+                })
+                .ok()
+        });
         // Every column but the id, in the entity's order (which `bind_new` follows),
         // returning the whole row.
         let columns: Vec<Column> = Column::iter()
@@ -85,7 +103,14 @@ impl HotPath {
         Self {
             get: AssertSqlSafe(get).into_sql_str(),
             insert: AssertSqlSafe(insert).into_sql_str(),
+            direct,
         }
+    }
+
+    /// Whether tasks by id are read on the request's thread (`direct_read`).
+    #[cfg(test)]
+    pub(super) fn reads_directly(&self) -> bool {
+        self.direct.is_some()
     }
 
     pub(super) async fn get(
@@ -93,6 +118,11 @@ impl HotPath {
         db: &DatabaseConnection,
         id: i64,
     ) -> Result<Option<task::Model>, DbErr> {
+        match self.direct.as_ref().map(|direct| direct.get(id)) {
+            Some(Read::Found(row)) => return Ok(Some(row)),
+            Some(Read::Absent) => return Ok(None),
+            Some(Read::AskSqlx) | None => {}
+        }
         let sql = self.get.clone();
         on_either_pool!(db, |conn| {
             let row = sqlx::query(sql)
@@ -212,7 +242,7 @@ mod tests {
             ),
         ];
         for (backend, want) in cases {
-            let hot = HotPath::new(backend);
+            let hot = HotPath::new(backend, None);
             assert_eq!(hot.insert.as_str(), want, "{backend:?}");
         }
     }

@@ -2,6 +2,7 @@
 
 mod connect;
 mod copy;
+mod direct_read;
 pub mod entity;
 mod error;
 mod group_commit;

@@ -103,10 +103,14 @@ fn list_select(backend: DatabaseBackend, query: &TaskQuery) -> Select<Tasks> {
 impl TaskStore {
     /// Starts the task that commits SQLite's creates: call it within the runtime.
     pub fn new(connections: Connections) -> Self {
-        let Connections { main: db, probe } = connections;
+        let Connections {
+            main: db,
+            probe,
+            direct_read_file,
+        } = connections;
         let backend = db.get_database_backend();
         let write_gate = (backend == DatabaseBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        let hot = Arc::new(HotPath::new(backend));
+        let hot = Arc::new(HotPath::new(backend, direct_read_file.as_deref()));
         let creates = Arc::new(CreateCounts::default());
         let group_commit = write_gate
             .as_ref()
