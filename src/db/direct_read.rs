@@ -4,8 +4,8 @@
 //! Why: sqlx runs each SQLite connection on a thread of its own, and every query is
 //! a hand-off to that thread and back: two thread wake-ups, four `futex` calls and
 //! about three context switches per GET. That was most of a GET's CPU time, and
-//! most of it in the kernel (`/proc/PID/task/*/stat` per thread, README "A GET's
-//! CPU"), for a read by primary key that SQLite answers in a few microseconds from
+//! most of it in the kernel (`/proc/PID/task/*/stat` per thread, README "What the
+//! service's own layers cost"), for a read by primary key that SQLite answers in a few microseconds from
 //! its page cache. No crate in the tree offers a connection without the thread
 //! (sqlx's `lock_handle` is itself a round trip to it), so this is written against
 //! `libsqlite3-sys`, the bindings sqlx itself links (the same bundled SQLite).
